@@ -1,0 +1,112 @@
+// Flags shared by `run` and `create`, and their translation into CreateOptions.
+import fs from 'node:fs';
+import type { FlagSpec, Parsed } from '../args.js';
+import { str, list, bool, int } from '../args.js';
+import type { CreateOptions } from '../../engine/engine.js';
+import { invalidArgument } from '../../engine/errors.js';
+import { parseEnv, parseEnvFile, parseKeyValues, parseSize } from '../../engine/parse.js';
+
+export const CREATE_FLAGS: FlagSpec[] = [
+  { name: 'name', type: 'string', help: 'Assign a name to the container', arg: 'NAME' },
+  { name: 'hostname', short: 'h', type: 'string', help: 'Container host name', arg: 'NAME' },
+  { name: 'env', short: 'e', type: 'strings', help: 'Set environment variables', arg: 'KEY=VALUE' },
+  { name: 'env-file', type: 'strings', help: 'Read environment variables from a file', arg: 'FILE' },
+  { name: 'workdir', short: 'w', type: 'string', help: 'Working directory inside the container', arg: 'DIR' },
+  { name: 'user', short: 'u', type: 'string', help: 'User (name|uid[:group|gid])', arg: 'USER' },
+  { name: 'group-add', type: 'strings', help: 'Additional groups', arg: 'GROUP' },
+  { name: 'entrypoint', type: 'string', help: 'Overwrite the image ENTRYPOINT', arg: 'CMD' },
+  { name: 'volume', short: 'v', type: 'strings', help: 'Bind mount a volume (SRC:DST[:ro])', arg: 'VOLUME' },
+  { name: 'tmpfs', type: 'strings', help: 'Mount a tmpfs (DST[:OPTIONS])', arg: 'TMPFS' },
+  { name: 'read-only', type: 'bool', help: 'Mount the root filesystem read-only' },
+  { name: 'read-only-tmpfs', type: 'bool', default: true, help: 'With --read-only, mount tmpfs on /run, /tmp and /var/tmp' },
+  { name: 'network', type: 'string', help: 'Network mode: none or host', arg: 'MODE' },
+  { name: 'net', type: 'string', help: 'Alias of --network', arg: 'MODE', hidden: true },
+  { name: 'init', type: 'bool', help: 'Run an init inside the container that forwards signals and reaps processes' },
+  { name: 'privileged', type: 'bool', help: 'Give extended privileges to the container' },
+  { name: 'cap-add', type: 'strings', help: 'Add Linux capabilities', arg: 'CAP' },
+  { name: 'cap-drop', type: 'strings', help: 'Drop Linux capabilities', arg: 'CAP' },
+  { name: 'security-opt', type: 'strings', help: 'Security options (no-new-privileges, seccomp=unconfined|FILE)', arg: 'OPT' },
+  { name: 'tty', short: 't', type: 'bool', help: 'Allocate a pseudo-TTY' },
+  { name: 'interactive', short: 'i', type: 'bool', help: 'Keep STDIN open' },
+  { name: 'rm', type: 'bool', help: 'Remove the container when it exits' },
+  { name: 'label', short: 'l', type: 'strings', help: 'Set metadata labels', arg: 'KEY=VALUE' },
+  { name: 'annotation', type: 'strings', help: 'Add an OCI annotation', arg: 'KEY=VALUE' },
+  { name: 'stop-signal', type: 'string', help: 'Signal to stop the container', arg: 'SIGNAL' },
+  { name: 'stop-timeout', type: 'int', help: 'Seconds to wait before killing the container on stop', arg: 'SECONDS' },
+  { name: 'ulimit', type: 'strings', help: 'Ulimit options (name=soft[:hard])', arg: 'ULIMIT' },
+  { name: 'sysctl', type: 'strings', help: 'Namespaced kernel parameters', arg: 'KEY=VALUE' },
+  { name: 'shm-size', type: 'string', help: 'Size of /dev/shm', arg: 'SIZE' },
+  { name: 'pids-limit', type: 'int', help: 'Tune the container pids limit (-1 unlimited)', arg: 'N' },
+  { name: 'memory', short: 'm', type: 'string', help: 'Memory limit', arg: 'SIZE' },
+  { name: 'cgroup-parent', type: 'string', help: 'Cgroup parent for the container', arg: 'PATH' },
+  { name: 'log-driver', type: 'string', help: 'Logging driver: k8s-file or none', arg: 'DRIVER' },
+  { name: 'log-opt', type: 'strings', help: 'Logging driver options', arg: 'KEY=VALUE' },
+  { name: 'pull', type: 'string', help: 'Pull policy (only "never" and "missing" with local images for now)', arg: 'POLICY' },
+];
+
+export function toCreateOptions(p: Parsed, image: string, cmd: string[]): CreateOptions {
+  const f = p.flags;
+  const envFiles = list(f['env-file']).flatMap((file) => {
+    let text: string;
+    try { text = fs.readFileSync(file, 'utf8'); } catch (e) { throw invalidArgument(`cannot read env file ${file}: ${(e as Error).message}`); }
+    return parseEnvFile(text, file);
+  });
+  const o: CreateOptions = {
+    image,
+    cmd: cmd.length ? cmd : undefined,
+    env: [...parseEnv(envFiles), ...parseEnv(list(f.env))],
+    volumes: list(f.volume),
+    tmpfs: list(f.tmpfs),
+    readOnly: bool(f['read-only']),
+    readOnlyTmpfs: f['read-only-tmpfs'] !== false,
+    init: bool(f.init),
+    privileged: bool(f.privileged),
+    capAdd: list(f['cap-add']),
+    capDrop: list(f['cap-drop']),
+    securityOpt: list(f['security-opt']),
+    tty: bool(f.tty),
+    openStdin: bool(f.interactive),
+    autoRemove: bool(f.rm),
+    labels: parseKeyValues(list(f.label), 'label'),
+    annotations: parseKeyValues(list(f.annotation), 'annotation'),
+    ulimits: list(f.ulimit),
+    sysctls: parseKeyValues(list(f.sysctl), 'sysctl'),
+    groupAdd: list(f['group-add']),
+    logOpts: parseKeyValues(list(f['log-opt']), 'log option'),
+  };
+  const s = (k: string) => str(f[k]);
+  if (s('name') !== undefined) o.name = s('name');
+  if (s('hostname')) o.hostname = s('hostname');
+  if (s('workdir')) o.workingDir = s('workdir');
+  if (s('user') !== undefined) o.user = s('user');
+  if (p.set.has('entrypoint')) o.entrypoint = entrypointArgs(s('entrypoint') ?? '');
+  if (s('network') ?? s('net')) o.network = s('network') ?? s('net');
+  if (s('stop-signal')) o.stopSignal = s('stop-signal');
+  if (int(f['stop-timeout']) !== undefined) o.stopTimeout = int(f['stop-timeout']);
+  if (s('shm-size')) o.shmSize = parseSize(s('shm-size')!, 'shm size');
+  if (s('cgroup-parent')) o.cgroupParent = s('cgroup-parent');
+  if (s('log-driver')) {
+    const d = s('log-driver')!;
+    if (!['k8s-file', 'none'].includes(d)) throw invalidArgument(`invalid log driver "${d}": use k8s-file or none`);
+    o.logDriver = d;
+  }
+  const resources: NonNullable<CreateOptions['resources']> = {};
+  if (s('memory')) resources.memory = parseSize(s('memory')!, 'memory');
+  if (int(f['pids-limit']) !== undefined) resources.pidsLimit = int(f['pids-limit'])! < 0 ? 0 : int(f['pids-limit']);
+  o.resources = resources;
+  const pull = s('pull');
+  if (pull && !['never', 'missing', 'always', 'newer'].includes(pull)) throw invalidArgument(`invalid pull policy "${pull}": use always, missing, never or newer`);
+  return o;
+}
+
+/** Docker treats --entrypoint as one word; a JSON array is accepted too, like Podman. */
+function entrypointArgs(v: string): string[] {
+  if (v === '') return [];
+  if (v.startsWith('[')) {
+    try {
+      const a = JSON.parse(v) as unknown;
+      if (Array.isArray(a) && a.every((x) => typeof x === 'string')) return a as string[];
+    } catch { /* a plain string */ }
+  }
+  return [v];
+}

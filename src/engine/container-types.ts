@@ -1,0 +1,89 @@
+// What a container is: the configuration it was created with (immutable but for
+// rename/update) and the status the engine observed.
+
+export interface MountSpec {
+  type: 'bind' | 'tmpfs' | 'volume';
+  source: string;            // host path (bind), volume name, or '' (tmpfs)
+  destination: string;
+  options: string[];         // ro, rw, nosuid, size=…, mode=…, rbind, …
+}
+
+export interface RestartPolicy { name: 'no' | 'on-failure' | 'always' | 'unless-stopped'; maximumRetryCount: number }
+
+export interface Resources {
+  memory?: number; memoryReservation?: number; memorySwap?: number;
+  cpuShares?: number; cpuQuota?: number; cpuPeriod?: number; cpusetCpus?: string; cpusetMems?: string;
+  pidsLimit?: number; blkioWeight?: number;
+}
+
+export interface ContainerConfig {
+  id: string;
+  name: string;
+  image: string;               // as the user gave it
+  imageId: string;
+  imageName: string;           // resolved full name (or the ID when untagged)
+  created: string;             // RFC 3339
+  /** The command and entrypoint the user gave (null = from the image). */
+  cmd: string[] | null;
+  entrypoint: string[] | null;
+  /** The final process: entrypoint + cmd after applying the image defaults. */
+  args: string[];
+  env: string[];
+  workingDir: string;
+  user: string;                // as given or from the image ("" = root)
+  groupAdd: string[];
+  hostname: string;
+  tty: boolean;
+  openStdin: boolean;
+  mounts: MountSpec[];
+  readOnly: boolean;
+  readOnlyTmpfs: boolean;
+  networkMode: string;         // none | host
+  privileged: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  noNewPrivileges: boolean;
+  seccompProfile: string;      // '' = default, 'unconfined', or a file path
+  init: boolean;
+  autoRemove: boolean;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  stopSignal: string;
+  stopTimeout: number;
+  restartPolicy: RestartPolicy;
+  resources: Resources;
+  ulimits: string[];
+  sysctls: Record<string, string>;
+  devices: string[];
+  shmSize: number;
+  logDriver: string;           // k8s-file | json-file | none
+  logOpts: Record<string, string>;
+  cgroupParent: string;
+  rootfsUpper: boolean;        // always true for image containers (overlay)
+}
+
+export type ContainerState = 'created' | 'running' | 'paused' | 'stopped' | 'exited' | 'removing';
+
+export interface ContainerStatus {
+  pid: number;
+  conmonPid: number;
+  conmonStart?: number;        // /proc start time of conmon, to detect pid reuse
+  startedAt: string;           // RFC 3339 or ''
+  finishedAt: string;
+  exitCode: number;
+  oomKilled: boolean;
+  error: string;
+  restartCount: number;
+  stoppedByUser: boolean;
+  mounted: boolean;
+}
+
+export interface ContainerRecord {
+  config: ContainerConfig;
+  state: ContainerState;
+  status: ContainerStatus;
+}
+
+export function emptyStatus(): ContainerStatus {
+  return { pid: 0, conmonPid: 0, startedAt: '', finishedAt: '', exitCode: 0, oomKilled: false, error: '', restartCount: 0, stoppedByUser: false, mounted: false };
+}

@@ -1,0 +1,338 @@
+// Container lifecycle: start, wait, stop, kill, cleanup, remove. Every change
+// runs under the container's lock; the runtime (runc + conmon's files) says what
+// is live and the database records what happened.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { EngineContext } from './context.js';
+import type { ContainerRecord, ContainerStatus } from './container-types.js';
+import { BerthError, conflict, isBerthError, messageOf } from './errors.js';
+import { withContainerLock, removeLockFile } from './intents.js';
+import { mountOverlay, unmountOverlay, overlayDirs } from '../snapshot/overlay.js';
+import { writeEtcFiles } from './etc-files.js';
+import { resolveUser } from '../runtime/user.js';
+import { buildSpec } from '../runtime/spec.js';
+import { pidAlive, pidStartTime } from '../sys/fsutil.js';
+import { parseSignal, parseSize } from './parse.js';
+import type { AttachSocket } from '../runtime/attach.js';
+import { log } from '../sys/log.js';
+
+export interface AttachStreams {
+  stdout(data: Buffer): void;
+  stderr(data: Buffer): void;
+  /** Forwarded to the container's stdin; its end closes the container's stdin. */
+  stdin?: NodeJS.ReadableStream;
+  /** Initial terminal size for tty containers. */
+  size?: { rows: number; cols: number };
+}
+
+export interface AttachSession {
+  /** Resolves when the output streams end (the container exited or detached). */
+  done: Promise<void>;
+  resize(rows: number, cols: number): void;
+  detach(): void;
+}
+
+// ---------- reading state ----------
+
+/**
+ * Reconciles a record with what is live: a running container whose exit file
+ * exists, or whose monitor is gone, has stopped. Returns the corrected view
+ * without writing; writers persist it under the lock.
+ */
+export function observe(ctx: EngineContext, rec: ContainerRecord): ContainerRecord {
+  if (rec.state !== 'running' && rec.state !== 'paused') return rec;
+  const bundle = ctx.paths.bundle(rec.config.id);
+  const exitFile = ctx.monitor.exitFile(bundle, rec.config.id);
+  let code: string | undefined;
+  let mtime: Date | undefined;
+  try {
+    code = fs.readFileSync(exitFile, 'utf8');
+    mtime = fs.statSync(exitFile).mtime;
+  } catch { /* still running, or the monitor died */ }
+  if (code === undefined) {
+    if (monitorAlive(rec.status)) return rec;
+    // Re-check: conmon writes the exit file just before it exits.
+    try { code = fs.readFileSync(exitFile, 'utf8'); mtime = new Date(); } catch { /* lost */ }
+  }
+  const status: ContainerStatus = { ...rec.status, pid: 0 };
+  if (code !== undefined) {
+    status.exitCode = Number(code.trim());
+    status.finishedAt = (mtime ?? new Date()).toISOString();
+    status.oomKilled = fs.existsSync(ctx.monitor.oomFile(bundle));
+  } else {
+    status.exitCode = 255;
+    status.finishedAt = new Date().toISOString();
+    status.error = 'the container monitor is gone (host reboot or killed); exit code unknown';
+  }
+  return { ...rec, state: 'stopped', status };
+}
+
+function monitorAlive(s: ContainerStatus): boolean {
+  if (!pidAlive(s.conmonPid)) return false;
+  return s.conmonStart === undefined || pidStartTime(s.conmonPid) === s.conmonStart;
+}
+
+export function isActive(rec: ContainerRecord): boolean {
+  return rec.state === 'running' || rec.state === 'paused';
+}
+
+// ---------- start ----------
+
+export async function startContainer(ctx: EngineContext, id: string, attach?: AttachStreams): Promise<AttachSession | undefined> {
+  return withContainerLock(ctx, id, 'start', async () => {
+    let rec = current(ctx, id);
+    if (isActive(rec)) return undefined;
+    if (rec.state === 'stopped' || rec.status.mounted) rec = await cleanupLocked(ctx, rec, { applyPolicy: false });
+    return startLocked(ctx, rec, attach);
+  });
+}
+
+async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: AttachStreams): Promise<AttachSession | undefined> {
+  const c = rec.config;
+  const image = ctx.images.get(c.imageId);
+  if (!image) throw new BerthError('not-found', `image ${c.imageId.slice(0, 12)} of container ${c.name} was removed; recreate the container`);
+  const bundle = ctx.paths.bundle(c.id);
+  const dirs = overlayDirs(ctx.paths.container(c.id));
+  const status: ContainerStatus = { ...rec.status, error: '', stoppedByUser: false, oomKilled: false };
+  let session: AttachSession | undefined;
+  let socket: AttachSocket | undefined;
+  try {
+    fs.rmSync(bundle, { recursive: true, force: true });
+    fs.mkdirSync(bundle, { recursive: true, mode: 0o700 });
+    await mountOverlay(ctx.paths.layers, image.record.layers.map((l) => l.chainId), dirs);
+    status.mounted = true;
+    ctx.containers.setState(c.id, rec.state, status);
+    const etc = writeEtcFiles(bundle, c);
+    const user = resolveUser(dirs.merged, c.user, c.groupAdd);
+    const spec = buildSpec({
+      config: c, rootfs: dirs.merged, user, etcFiles: etc,
+      cgroupsPath: `${c.cgroupParent.replace(/\/$/, '')}/${c.id}`,
+      initPath: ctx.cfg.initPath, defaultUlimits: ctx.cfg.defaultUlimits, defaultPidsLimit: ctx.cfg.pidsLimit,
+    });
+    fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+    const created = ctx.monitor.create({
+      id: c.id, name: c.name, bundle, logDriver: c.logDriver, logPath: logPath(ctx, c.id),
+      logSizeMax: c.logOpts['max-size'] ? parseSize(c.logOpts['max-size'], 'log max-size') : undefined,
+      tty: c.tty, stdin: c.openStdin, exitCommand: exitCommand(ctx, c.id),
+    });
+    // Load the FFI for the attach socket while conmon and runc work.
+    const attachMod = attach ? await import('../runtime/attach.js') : undefined;
+    const res = await created;
+    status.pid = res.pid;
+    status.conmonPid = res.monitorPid;
+    status.conmonStart = pidStartTime(res.monitorPid);
+    if (attach && attachMod) {
+      if (c.tty && attach.size) ctx.monitor.resize(bundle, attach.size.rows, attach.size.cols);
+      socket = attachMod.AttachSocket.connect(ctx.monitor.attachSocket(bundle));
+      session = attachSession(ctx, bundle, socket, attach);
+    }
+    await ctx.runtime.start(c.id);
+  } catch (e) {
+    socket?.close();
+    await failStart(ctx, rec, status, e);
+    throw e;
+  }
+  status.startedAt = new Date().toISOString();
+  status.finishedAt = '';
+  status.exitCode = 0;
+  ctx.containers.setState(c.id, 'running', status);
+  ctx.events.record('container', 'start', c.id, c.name, { image: c.imageName });
+  return session;
+}
+
+/** Undo a failed start, keeping the error and an exit code like Podman's (125/126/127). */
+async function failStart(ctx: EngineContext, rec: ContainerRecord, status: ContainerStatus, err: unknown): Promise<void> {
+  const c = rec.config;
+  try { await ctx.runtime.delete(c.id, true); } catch (e) { log.warn(`cleanup after failed start: ${messageOf(e)}`); }
+  try { await unmountOverlay(overlayDirs(ctx.paths.container(c.id)).merged); } catch (e) { log.warn(`unmount after failed start: ${messageOf(e)}`); }
+  fs.rmSync(ctx.paths.bundle(c.id), { recursive: true, force: true });
+  const kind = isBerthError(err) ? err.kind : 'internal';
+  const code = kind === 'command-not-found' ? 127 : kind === 'cannot-invoke' ? 126 : 125;
+  ctx.containers.setState(c.id, rec.state === 'created' ? 'created' : 'exited',
+    { ...status, pid: 0, conmonPid: 0, mounted: false, exitCode: code, error: messageOf(err) });
+}
+
+function attachSession(ctx: EngineContext, bundle: string, socket: AttachSocket, a: AttachStreams): AttachSession {
+  if (a.stdin) {
+    a.stdin.on('data', (d: Buffer) => { try { socket.write(Buffer.isBuffer(d) ? d : Buffer.from(d)); } catch { /* container gone */ } });
+    a.stdin.on('end', () => socket.closeStdin());
+  }
+  const done = socket.pump({ stdout: a.stdout, stderr: a.stderr }).finally(() => socket.close());
+  return {
+    done,
+    resize: (rows, cols) => ctx.monitor.resize(bundle, rows, cols),
+    detach: () => socket.close(),
+  };
+}
+
+export function logPath(ctx: EngineContext, id: string): string {
+  return path.join(ctx.paths.container(id), 'ctr.log');
+}
+
+/** What conmon runs after the container exits: this berth, with the same roots. */
+function exitCommand(ctx: EngineContext, id: string): string[] {
+  const script = process.argv[1] ?? '';
+  const args = [process.execPath, script, '--root', ctx.cfg.root, '--runroot', ctx.cfg.runroot, '--log-level', ctx.cfg.logLevel];
+  if (ctx.cfg.configFile) args.push('--config', ctx.cfg.configFile);
+  return [...args, 'container', 'cleanup', id];
+}
+
+// ---------- wait ----------
+
+/** Resolves with the exit code once the container's process has exited. */
+export function waitForExit(ctx: EngineContext, id: string): Promise<number> {
+  const bundle = ctx.paths.bundle(id);
+  const exitFile = ctx.monitor.exitFile(bundle, id);
+  return new Promise((resolve, reject) => {
+    let watcher: fs.FSWatcher | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const check = () => {
+      let rec: ContainerRecord | undefined;
+      try {
+        if (fs.existsSync(exitFile)) return finish(undefined, Number(fs.readFileSync(exitFile, 'utf8').trim()));
+        rec = ctx.containers.get(id);
+      } catch (e) {
+        return finish(e as Error);
+      }
+      if (!rec) return finish(undefined, 0);
+      const seen = observe(ctx, rec);
+      if (!isActive(seen)) return finish(undefined, seen.status.exitCode);
+    };
+    const finish = (err?: Error, code?: number) => {
+      watcher?.close();
+      clearInterval(timer);
+      if (err) reject(err);
+      else resolve(code!);
+    };
+    try {
+      watcher = fs.watch(bundle, (_ev, name) => { if (name === id) check(); });
+      watcher.on('error', () => { /* the bundle went away: the poll notices */ });
+    } catch { /* no bundle: the check below decides */ }
+    timer = setInterval(check, 1000);
+    check();
+  });
+}
+
+// ---------- cleanup ----------
+
+export interface CleanupOptions { applyPolicy: boolean }
+
+/** After the container exits: record the exit, release runtime state and mounts, honour --rm. */
+export async function cleanupContainer(ctx: EngineContext, id: string): Promise<void> {
+  await withContainerLock(ctx, id, 'cleanup', async () => {
+    const rec = ctx.containers.get(id);
+    if (!rec) return;
+    const seen = observe(ctx, rec);
+    if (isActive(seen)) return;
+    if (seen.state === 'exited' && !seen.status.mounted) return;
+    await cleanupLocked(ctx, seen, { applyPolicy: true });
+  });
+}
+
+export async function cleanupLocked(ctx: EngineContext, rec: ContainerRecord, opts: CleanupOptions): Promise<ContainerRecord> {
+  const c = rec.config;
+  const wasRunning = rec.state === 'stopped';
+  if (wasRunning) {
+    ctx.containers.setState(c.id, 'stopped', rec.status);
+    ctx.events.record('container', 'died', c.id, c.name, { exitCode: String(rec.status.exitCode), image: c.imageName });
+  }
+  await ctx.runtime.delete(c.id, true);
+  await unmountOverlay(overlayDirs(ctx.paths.container(c.id)).merged);
+  fs.rmSync(ctx.paths.bundle(c.id), { recursive: true, force: true });
+  const status = { ...rec.status, pid: 0, mounted: false };
+  ctx.containers.setState(c.id, 'exited', status);
+  const done: ContainerRecord = { ...rec, state: 'exited', status };
+  if (opts.applyPolicy && c.autoRemove) {
+    await removeLocked(ctx, done);
+  }
+  return done;
+}
+
+// ---------- stop / kill ----------
+
+export async function stopContainer(ctx: EngineContext, id: string, timeoutSec?: number): Promise<boolean> {
+  return withContainerLock(ctx, id, 'stop', async () => {
+    const rec = observe(ctx, current(ctx, id));
+    if (!isActive(rec)) {
+      if (rec.state === 'stopped') await cleanupLocked(ctx, rec, { applyPolicy: true });
+      return false;
+    }
+    await stopLocked(ctx, rec, timeoutSec ?? rec.config.stopTimeout);
+    return true;
+  });
+}
+
+async function stopLocked(ctx: EngineContext, rec: ContainerRecord, timeoutSec: number): Promise<void> {
+  const c = rec.config;
+  ctx.containers.setState(c.id, rec.state, { ...rec.status, stoppedByUser: true });
+  if (rec.state === 'paused') await ctx.runtime.resume(c.id);
+  if (timeoutSec > 0) {
+    await ctx.runtime.kill(c.id, String(parseSignal(c.stopSignal)));
+    if (await exitedWithin(ctx, c.id, timeoutSec * 1000)) return finishStop(ctx, c.id);
+    log.info(`container ${c.name} did not stop within ${timeoutSec}s after ${c.stopSignal}; sending SIGKILL`);
+  }
+  await ctx.runtime.kill(c.id, 'KILL', true);
+  if (!(await exitedWithin(ctx, c.id, 30_000))) throw new BerthError('runtime', `container ${c.name} did not exit after SIGKILL`);
+  await finishStop(ctx, c.id);
+}
+
+async function finishStop(ctx: EngineContext, id: string): Promise<void> {
+  const rec = observe(ctx, current(ctx, id));
+  ctx.events.record('container', 'stop', id, rec.config.name, { image: rec.config.imageName });
+  await cleanupLocked(ctx, rec, { applyPolicy: true });
+}
+
+async function exitedWithin(ctx: EngineContext, id: string, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((r) => { timer = setTimeout(() => r(false), ms); });
+  const exited = waitForExit(ctx, id).then(() => true as const);
+  const result = await Promise.race([exited, timeout]);
+  clearTimeout(timer);
+  return result;
+}
+
+export async function killContainer(ctx: EngineContext, id: string, signal: string): Promise<void> {
+  const rec = observe(ctx, current(ctx, id));
+  if (!isActive(rec)) throw new BerthError('not-running', `cannot kill container ${rec.config.name}: it is not running`);
+  await ctx.runtime.kill(id, String(parseSignal(signal)));
+  ctx.events.record('container', 'kill', id, rec.config.name, { signal, image: rec.config.imageName });
+}
+
+// ---------- remove ----------
+
+export async function removeContainer(ctx: EngineContext, id: string, force: boolean): Promise<void> {
+  await withContainerLock(ctx, id, 'remove', async () => {
+    let rec = ctx.containers.get(id);
+    if (!rec) return;
+    rec = observe(ctx, rec);
+    if (isActive(rec)) {
+      if (!force) {
+        throw conflict(`cannot remove container ${rec.config.id} as it is ${rec.state} - running or paused containers cannot be removed without force: container state improper`);
+      }
+      await stopLocked(ctx, rec, 0);
+      rec = ctx.containers.get(id);
+      if (!rec) return;
+    }
+    if (rec.state === 'stopped' || rec.status.mounted) rec = await cleanupLocked(ctx, rec, { applyPolicy: false });
+    await removeLocked(ctx, rec);
+  });
+}
+
+export async function removeLocked(ctx: EngineContext, rec: ContainerRecord): Promise<void> {
+  const c = rec.config;
+  // Mark first: if we are killed half-way, recovery finishes the removal.
+  ctx.containers.setState(c.id, 'removing', rec.status);
+  await ctx.runtime.delete(c.id, true);
+  await unmountOverlay(overlayDirs(ctx.paths.container(c.id)).merged);
+  fs.rmSync(ctx.paths.bundle(c.id), { recursive: true, force: true });
+  fs.rmSync(ctx.paths.container(c.id), { recursive: true, force: true });
+  ctx.containers.delete(c.id);
+  removeLockFile(ctx, c.id);
+  ctx.events.record('container', 'remove', c.id, c.name, { image: c.imageName });
+}
+
+function current(ctx: EngineContext, id: string): ContainerRecord {
+  const rec = ctx.containers.get(id);
+  if (!rec) throw new BerthError('not-found', `no container with ID ${id} found: no such container`);
+  return rec;
+}

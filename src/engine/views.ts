@@ -1,0 +1,238 @@
+// Docker/Podman-shaped views of containers and images, for inspect, ps and images.
+// Field names follow Podman's inspect (and Docker's), so templates written for
+// them ({{.State.ExitCode}}, {{.Config.Env}}, {{.Id}}) work unchanged.
+import type { EngineContext } from './context.js';
+import type { ContainerRecord } from './container-types.js';
+import type { ImageConfig, ImageRecord } from '../image/types.js';
+import { overlayDirs } from '../snapshot/overlay.js';
+import { containerCapabilities } from '../runtime/capabilities.js';
+import { ago, humanDuration, humanSize } from '../format/human.js';
+import { splitName } from '../image/reference.js';
+import { logPath } from './lifecycle.js';
+
+export function displayState(rec: ContainerRecord): string {
+  switch (rec.state) {
+    case 'stopped': return 'exited';
+    case 'removing': return 'removing';
+    default: return rec.state;
+  }
+}
+
+export function statusText(rec: ContainerRecord, now = Date.now()): string {
+  const s = rec.status;
+  switch (rec.state) {
+    case 'running': return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
+    case 'paused': return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;
+    case 'created': return s.error ? `Created (error)` : 'Created';
+    case 'removing': return 'Removing';
+    default: return `Exited (${s.exitCode}) ${s.finishedAt ? ago(s.finishedAt, now) : ''}`.trim();
+  }
+}
+
+export function containerInspect(ctx: EngineContext, rec: ContainerRecord): Record<string, unknown> {
+  const c = rec.config, s = rec.status;
+  const state = displayState(rec);
+  const dirs = overlayDirs(ctx.paths.container(c.id));
+  const bundle = ctx.paths.bundle(c.id);
+  const image = ctx.images.get(c.imageId);
+  const caps = containerCapabilities({ add: c.capAdd, drop: c.capDrop, privileged: c.privileged });
+  const [path0, ...args] = c.args;
+  return {
+    Id: c.id,
+    Created: c.created,
+    Path: path0,
+    Args: args,
+    State: {
+      OciVersion: '1.0.2',
+      Status: state,
+      Running: state === 'running' || state === 'paused',
+      Paused: state === 'paused',
+      Restarting: false,
+      OOMKilled: s.oomKilled,
+      Dead: false,
+      Pid: s.pid,
+      ConmonPid: s.conmonPid,
+      ExitCode: s.exitCode,
+      Error: s.error,
+      StartedAt: s.startedAt || '0001-01-01T00:00:00Z',
+      FinishedAt: s.finishedAt || '0001-01-01T00:00:00Z',
+      StoppedByUser: s.stoppedByUser,
+    },
+    Image: c.imageId,
+    ImageDigest: image?.record.manifestDigest ?? '',
+    ImageName: c.imageName,
+    Rootfs: '',
+    ResolvConfPath: `${bundle}/resolv.conf`,
+    HostnamePath: `${bundle}/hostname`,
+    HostsPath: `${bundle}/hosts`,
+    LogPath: c.logDriver === 'none' ? '' : logPath(ctx, c.id),
+    Name: c.name,
+    RestartCount: s.restartCount,
+    Driver: 'overlay',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    EffectiveCaps: caps,
+    BoundingCaps: caps,
+    ExecIDs: [],
+    GraphDriver: {
+      Name: 'overlay',
+      Data: {
+        LowerDir: (image?.record.layers ?? []).map((l) => ctx.layers.dir(l.chainId)).reverse().join(':'),
+        UpperDir: dirs.upper, WorkDir: dirs.work, MergedDir: s.mounted ? dirs.merged : '',
+      },
+    },
+    Mounts: c.mounts.map((m) => ({
+      Type: m.type, Source: m.source, Destination: m.destination, Driver: '', Mode: '',
+      Options: m.options, RW: !m.options.includes('ro'), Propagation: m.type === 'bind' ? 'rprivate' : '',
+    })),
+    Dependencies: [],
+    NetworkSettings: { Networks: {}, Ports: {}, SandboxKey: '' },
+    Namespace: '',
+    IsInfra: false,
+    Config: {
+      Hostname: c.hostname,
+      Domainname: '',
+      User: c.user,
+      AttachStdin: c.openStdin,
+      AttachStdout: false,
+      AttachStderr: false,
+      Tty: c.tty,
+      OpenStdin: c.openStdin,
+      StdinOnce: false,
+      Env: c.env,
+      Cmd: c.cmd ?? (c.entrypoint === null ? c.args.slice(0) : null),
+      Image: c.imageName,
+      Volumes: null,
+      WorkingDir: c.workingDir,
+      Entrypoint: c.entrypoint,
+      OnBuild: null,
+      Labels: c.labels,
+      Annotations: c.annotations,
+      StopSignal: c.stopSignal,
+      StopTimeout: c.stopTimeout,
+    },
+    HostConfig: {
+      Binds: c.mounts.filter((m) => m.type === 'bind').map((m) => `${m.source}:${m.destination}${m.options.length ? ':' + m.options.join(',') : ''}`),
+      NetworkMode: c.networkMode,
+      PortBindings: {},
+      RestartPolicy: { Name: c.restartPolicy.name, MaximumRetryCount: c.restartPolicy.maximumRetryCount },
+      AutoRemove: c.autoRemove,
+      CapAdd: c.capAdd,
+      CapDrop: c.capDrop,
+      Privileged: c.privileged,
+      ReadonlyRootfs: c.readOnly,
+      SecurityOpt: [...(c.noNewPrivileges ? ['no-new-privileges'] : []), ...(c.seccompProfile ? [`seccomp=${c.seccompProfile}`] : [])],
+      Tmpfs: Object.fromEntries(c.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.destination, m.options.join(',')])),
+      Init: c.init,
+      LogConfig: { Type: c.logDriver, Config: c.logOpts },
+      CgroupParent: c.cgroupParent,
+      Memory: c.resources.memory ?? 0,
+      MemoryReservation: c.resources.memoryReservation ?? 0,
+      MemorySwap: c.resources.memorySwap ?? 0,
+      CpuShares: c.resources.cpuShares ?? 0,
+      CpuQuota: c.resources.cpuQuota ?? 0,
+      CpuPeriod: c.resources.cpuPeriod ?? 0,
+      CpusetCpus: c.resources.cpusetCpus ?? '',
+      PidsLimit: c.resources.pidsLimit ?? 0,
+      BlkioWeight: c.resources.blkioWeight ?? 0,
+      Ulimits: c.ulimits,
+      Sysctls: c.sysctls,
+      ShmSize: c.shmSize,
+    },
+  };
+}
+
+/** A row of `ps`: field names as in Podman's ps templates. */
+export function containerSummary(rec: ContainerRecord, now = Date.now()): Record<string, unknown> {
+  const c = rec.config, s = rec.status;
+  return {
+    ID: c.id.slice(0, 12),
+    Id: c.id,
+    Image: c.imageName,
+    ImageID: c.imageId,
+    Command: c.args.join(' '),
+    Created: Math.floor(Date.parse(c.created) / 1000),
+    CreatedAt: c.created,
+    CreatedHuman: ago(c.created, now),
+    RunningFor: ago(c.created, now),
+    Status: statusText(rec, now),
+    State: displayState(rec),
+    ExitCode: s.exitCode,
+    Exited: rec.state === 'exited' || rec.state === 'stopped',
+    ExitedAt: s.finishedAt ? Math.floor(Date.parse(s.finishedAt) / 1000) : 0,
+    StartedAt: s.startedAt ? Math.floor(Date.parse(s.startedAt) / 1000) : 0,
+    Names: c.name,
+    Pid: s.pid,
+    Ports: '',
+    Labels: c.labels,
+    Label: (key: string) => c.labels[key] ?? '',
+    Mounts: c.mounts.map((m) => m.destination),
+    Networks: c.networkMode === 'host' || c.networkMode === 'none' ? [] : [c.networkMode],
+    AutoRemove: c.autoRemove,
+    Size: '',
+  };
+}
+
+export function imageSummaries(ctx: EngineContext, now = Date.now()): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const { record, names } of ctx.images.list()) {
+    const rows = names.length ? names : ['<none>:<none>'];
+    for (const n of rows) {
+      const { repository, tag } = n === '<none>:<none>' ? { repository: '<none>', tag: '<none>' } : splitName(n);
+      out.push(imageRow(record, names, repository, tag, now));
+    }
+  }
+  return out;
+}
+
+function imageRow(r: ImageRecord, names: string[], repository: string, tag: string, now: number): Record<string, unknown> {
+  return {
+    ID: r.id.slice(0, 12),
+    Id: r.id,
+    Repository: repository,
+    Tag: tag,
+    Digest: r.manifestDigest,
+    Created: Math.floor(r.created / 1000),
+    CreatedAt: new Date(r.created).toISOString(),
+    CreatedSince: ago(r.created, now),
+    CreatedTime: new Date(r.created).toISOString(),
+    Size: humanSize(r.size),
+    VirtualSize: r.size,
+    Names: names,
+    RepoTags: names,
+    Dangling: names.length === 0,
+    Containers: 0,
+  };
+}
+
+export function imageInspect(ctx: EngineContext, r: ImageRecord, names: string[]): Record<string, unknown> {
+  const cfg = ctx.content.readJson<ImageConfig>(r.configDigest);
+  return {
+    Id: r.id,
+    Digest: r.manifestDigest,
+    RepoTags: names,
+    RepoDigests: r.repoDigests ?? names.map((n) => `${splitName(n).repository}@${r.manifestDigest}`),
+    Parent: '',
+    Comment: cfg.history?.at(-1)?.comment ?? '',
+    Created: cfg.created ?? new Date(r.created).toISOString(),
+    Config: cfg.config ?? {},
+    Version: '',
+    Author: cfg.author ?? '',
+    Architecture: cfg.architecture,
+    Os: cfg.os,
+    Size: r.size,
+    VirtualSize: r.size,
+    GraphDriver: {
+      Name: 'overlay',
+      Data: { LowerDir: r.layers.map((l) => ctx.layers.dir(l.chainId)).reverse().join(':') },
+    },
+    RootFS: { Type: 'layers', Layers: cfg.rootfs.diff_ids },
+    Labels: cfg.config?.Labels ?? null,
+    Annotations: {},
+    ManifestType: r.manifestMediaType,
+    User: cfg.config?.User ?? '',
+    History: cfg.history ?? [],
+    NamesHistory: [],
+  };
+}

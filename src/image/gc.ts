@@ -1,0 +1,73 @@
+// Garbage collection of blobs and unpacked layers no image refers to.
+// Writers in flight pin what they ingest (runroot/pins/<pid>), so a concurrent
+// load or pull never loses a blob it has written but not yet recorded.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { EngineContext } from '../engine/context.js';
+import { pidAlive } from '../sys/fsutil.js';
+
+const pinDir = (ctx: EngineContext) => path.join(ctx.cfg.runroot, 'pins');
+
+/** Protects digests (sha256:…) and chain IDs from GC while this process lives. */
+export function pin(ctx: EngineContext, ...keys: string[]): void {
+  const file = path.join(pinDir(ctx), String(process.pid));
+  try {
+    fs.appendFileSync(file, keys.join('\n') + '\n');
+  } catch {
+    fs.mkdirSync(pinDir(ctx), { recursive: true });
+    fs.appendFileSync(file, keys.join('\n') + '\n');
+  }
+}
+
+export function unpinAll(ctx: EngineContext): void {
+  fs.rmSync(path.join(pinDir(ctx), String(process.pid)), { force: true });
+}
+
+function livePins(ctx: EngineContext): Set<string> {
+  const set = new Set<string>();
+  let names: string[] = [];
+  try { names = fs.readdirSync(pinDir(ctx)); } catch { return set; }
+  for (const n of names) {
+    const file = path.join(pinDir(ctx), n);
+    if (Number(n) !== process.pid && !pidAlive(Number(n))) { fs.rmSync(file, { force: true }); continue; }
+    for (const k of fs.readFileSync(file, 'utf8').split('\n')) if (k) set.add(k);
+  }
+  return set;
+}
+
+export interface GcResult { blobs: number; layers: number; bytes: number }
+
+export function collectGarbage(ctx: EngineContext): GcResult {
+  const keep = livePins(ctx);
+  const keepLayers = new Set<string>();
+  for (const { record } of ctx.images.list()) {
+    keep.add(record.manifestDigest);
+    keep.add(record.configDigest);
+    for (const l of record.layers) { keep.add(l.digest); keepLayers.add(l.chainId); }
+  }
+  const res: GcResult = { blobs: 0, layers: 0, bytes: 0 };
+  for (const d of ctx.content.list()) {
+    if (keep.has(d)) continue;
+    try { res.bytes += ctx.content.size(d); } catch { /* already gone */ }
+    ctx.content.delete(d);
+    res.blobs++;
+  }
+  for (const chain of ctx.images.allLayers()) {
+    if (keepLayers.has(chain) || keep.has(chain)) continue;
+    res.bytes += ctx.images.layerSize(chain);
+    ctx.layers.remove(chain);
+    res.layers++;
+  }
+  // Directories unpacked by a process that died before recording them.
+  let dirs: string[] = [];
+  try { dirs = fs.readdirSync(ctx.paths.layers); } catch { /* no layers yet */ }
+  for (const n of dirs) {
+    if (/^[a-f0-9]{64}$/.test(n) && !keepLayers.has(n) && !keep.has(n) && !ctx.images.hasLayer(n)) {
+      ctx.layers.remove(n);
+      res.layers++;
+    }
+  }
+  ctx.layers.sweep();
+  ctx.content.sweepIngest(pidAlive);
+  return res;
+}

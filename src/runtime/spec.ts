@@ -1,0 +1,227 @@
+// Builds the OCI runtime spec for a container with Docker's secure defaults:
+// bounded capabilities, the default seccomp profile, masked and read-only /proc
+// and /sys paths, rlimits clamped to the host, an absolute cgroup path.
+import fs from 'node:fs';
+import type { OciSpec, OciMount, OciRlimit, OciDeviceRule, OciDevice } from './oci.js';
+import type { ContainerConfig } from '../engine/container-types.js';
+import { containerCapabilities } from './capabilities.js';
+import { defaultSeccompProfile, type LinuxSeccomp } from './seccomp.js';
+import { invalidArgument } from '../engine/errors.js';
+import { parseUlimit, hostHardLimits } from './ulimits.js';
+
+export const INIT_PATH_IN_CONTAINER = '/run/berth-init';
+
+export interface ResolvedUser { uid: number; gid: number; additionalGids: number[]; home: string }
+
+export interface SpecInput {
+  config: ContainerConfig;
+  rootfs: string;
+  user: ResolvedUser;
+  cgroupsPath: string;
+  /** Host files bind-mounted over /etc/hosts, /etc/resolv.conf, /etc/hostname. */
+  etcFiles: { hosts: string; resolvConf: string; hostname: string };
+  initPath?: string;
+  defaultUlimits: string[];
+  defaultPidsLimit: number;
+  netnsPath?: string;
+}
+
+const MASKED_PATHS = ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap', '/sys/dev/block'];
+const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+// Device cgroup: deny everything, then allow what every container needs (Docker's list).
+const DEVICE_RULES: OciDeviceRule[] = [
+  { allow: false, access: 'rwm' },
+  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' },   // null
+  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' },   // zero
+  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' },   // full
+  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' },   // random
+  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' },   // urandom
+  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' },   // tty
+  { allow: true, type: 'c', major: 5, minor: 1, access: 'rwm' },   // console
+  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' },   // ptmx
+  { allow: true, type: 'c', major: 136, access: 'rwm' },           // pts/*
+  { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' },// tun
+  { allow: false, type: 'c', major: 10, minor: 229, access: 'rwm' },// fuse
+  { allow: true, type: 'c', access: 'm' },
+  { allow: true, type: 'b', access: 'm' },
+];
+
+let seccompCache: { key: string; profile: LinuxSeccomp } | undefined;
+
+export function buildSpec(inp: SpecInput): OciSpec {
+  const c = inp.config;
+  const caps = containerCapabilities({ add: c.capAdd, drop: c.capDrop, privileged: c.privileged });
+  const args = c.init && inp.initPath ? [INIT_PATH_IN_CONTAINER, '--', ...c.args] : c.args;
+  const spec: OciSpec = {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: c.tty,
+      user: { uid: inp.user.uid, gid: inp.user.gid, additionalGids: inp.user.additionalGids, umask: 0o022 },
+      args,
+      env: processEnv(c, inp.user),
+      cwd: c.workingDir || '/',
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      rlimits: rlimits([...inp.defaultUlimits, ...c.ulimits]),
+      noNewPrivileges: c.noNewPrivileges,
+    },
+    root: { path: inp.rootfs, readonly: c.readOnly },
+    hostname: c.hostname,
+    mounts: mounts(c, inp),
+    annotations: { ...c.annotations, 'io.container.manager': 'berth', 'org.opencontainers.image.stopSignal': c.stopSignal },
+    linux: {
+      namespaces: namespaces(c, inp.netnsPath),
+      cgroupsPath: inp.cgroupsPath,
+      resources: resources(c, inp.defaultPidsLimit),
+      sysctl: Object.keys(c.sysctls).length ? c.sysctls : undefined,
+    },
+  };
+  if (!c.privileged) {
+    spec.linux.maskedPaths = MASKED_PATHS;
+    spec.linux.readonlyPaths = READONLY_PATHS;
+  } else {
+    spec.linux.devices = hostDevices();
+  }
+  const seccomp = seccompFor(c, caps);
+  if (seccomp) spec.linux.seccomp = seccomp;
+  return spec;
+}
+
+function processEnv(c: ContainerConfig, user: ResolvedUser): string[] {
+  const env = new Map<string, string>();
+  const put = (kv: string) => {
+    const i = kv.indexOf('=');
+    if (i > 0) env.set(kv.slice(0, i), kv.slice(i + 1));
+  };
+  put('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  if (c.tty) put('TERM=xterm');
+  put('container=berth');
+  put(`HOSTNAME=${c.hostname}`);
+  put(`HOME=${user.home}`);
+  c.env.forEach(put);
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
+function namespaces(c: ContainerConfig, netnsPath?: string): { type: string; path?: string }[] {
+  const ns: { type: string; path?: string }[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  if (c.networkMode !== 'host') ns.push(netnsPath ? { type: 'network', path: netnsPath } : { type: 'network' });
+  return ns;
+}
+
+function mounts(c: ContainerConfig, inp: SpecInput): OciMount[] {
+  const ro = c.privileged ? [] : ['ro'];
+  const list: OciMount[] = [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', ...ro] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', ...ro] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${c.shmSize}`] },
+  ];
+  const userDests = new Set(c.mounts.map((m) => m.destination));
+  const etc: [string, string][] = [['/etc/hosts', inp.etcFiles.hosts], ['/etc/resolv.conf', inp.etcFiles.resolvConf], ['/etc/hostname', inp.etcFiles.hostname]];
+  for (const [dest, src] of etc) {
+    if (!userDests.has(dest)) list.push({ destination: dest, type: 'bind', source: src, options: ['rbind', 'rprivate', 'nosuid', 'noexec', 'nodev', c.readOnly ? 'ro' : 'rw'] });
+  }
+  if (c.readOnly && c.readOnlyTmpfs) {
+    for (const dest of ['/tmp', '/var/tmp', '/run']) {
+      if (!userDests.has(dest)) list.push({ destination: dest, type: 'tmpfs', source: 'tmpfs', options: ['rw', 'rprivate', 'nosuid', 'nodev', 'mode=1777'] });
+    }
+  }
+  for (const m of c.mounts) {
+    if (m.type === 'tmpfs') {
+      list.push({ destination: m.destination, type: 'tmpfs', source: 'tmpfs', options: tmpfsOptions(m.options) });
+    } else {
+      const opts = m.options.filter((o) => o !== 'rw' && o !== 'ro');
+      const readonly = m.options.includes('ro');
+      if (!opts.some((o) => o === 'bind' || o === 'rbind')) opts.push('rbind');
+      if (!opts.some((o) => /^r?(private|shared|slave)$/.test(o))) opts.push('rprivate');
+      list.push({ destination: m.destination, type: 'bind', source: m.source, options: [...opts, readonly ? 'ro' : 'rw'] });
+    }
+  }
+  if (c.init && inp.initPath) {
+    list.push({ destination: INIT_PATH_IN_CONTAINER, type: 'bind', source: inp.initPath, options: ['bind', 'rprivate', 'ro', 'nosuid', 'nodev'] });
+  }
+  return list;
+}
+
+function tmpfsOptions(opts: string[]): string[] {
+  const out = ['rprivate', 'nosuid', 'nodev', ...opts];
+  if (!opts.some((o) => o.startsWith('mode='))) out.push('mode=1777');
+  return out;
+}
+
+function resources(c: ContainerConfig, defaultPids: number) {
+  const r = c.resources;
+  const res: OciSpec['linux']['resources'] = { devices: c.privileged ? [{ allow: true, access: 'rwm' }] : [...DEVICE_RULES] };
+  const pids = r.pidsLimit ?? defaultPids;
+  if (pids > 0) res.pids = { limit: pids };
+  if (r.memory || r.memoryReservation || r.memorySwap) {
+    res.memory = {};
+    if (r.memory) res.memory.limit = r.memory;
+    if (r.memoryReservation) res.memory.reservation = r.memoryReservation;
+    if (r.memorySwap) res.memory.swap = r.memorySwap;
+  }
+  if (r.cpuShares || r.cpuQuota || r.cpusetCpus || r.cpusetMems) {
+    res.cpu = {};
+    if (r.cpuShares) res.cpu.shares = r.cpuShares;
+    if (r.cpuQuota) { res.cpu.quota = r.cpuQuota; res.cpu.period = r.cpuPeriod || 100000; }
+    if (r.cpusetCpus) res.cpu.cpus = r.cpusetCpus;
+    if (r.cpusetMems) res.cpu.mems = r.cpusetMems;
+  }
+  if (r.blkioWeight) res.blockIO = { weight: r.blkioWeight };
+  return res;
+}
+
+/** Ulimits as rlimits, never above the host's hard limits (runc cannot raise them). */
+export function rlimits(ulimits: string[]): OciRlimit[] {
+  const byType = new Map<string, OciRlimit>();
+  const hard = hostHardLimits();
+  for (const u of ulimits) {
+    const l = parseUlimit(u);
+    const max = hard.get(l.type);
+    if (max !== undefined) {
+      l.hard = Math.min(l.hard, max);
+      l.soft = Math.min(l.soft, l.hard);
+    }
+    byType.set(l.type, l);
+  }
+  return [...byType.values()];
+}
+
+function seccompFor(c: ContainerConfig, caps: string[]): LinuxSeccomp | undefined {
+  if (c.privileged || c.seccompProfile === 'unconfined') return undefined;
+  if (c.seccompProfile) {
+    try {
+      return JSON.parse(fs.readFileSync(c.seccompProfile, 'utf8')) as LinuxSeccomp;
+    } catch (e) {
+      throw invalidArgument(`cannot read seccomp profile ${c.seccompProfile}: ${(e as Error).message}`);
+    }
+  }
+  const key = caps.join(',');
+  if (seccompCache?.key !== key) seccompCache = { key, profile: defaultSeccompProfile(caps) };
+  return seccompCache.profile;
+}
+
+function hostDevices(): OciDevice[] {
+  const out: OciDevice[] = [];
+  const walk = (dir: string) => {
+    let names: string[];
+    try { names = fs.readdirSync(dir); } catch { return; }
+    for (const n of names) {
+      const p = `${dir}/${n}`;
+      if (p === '/dev/pts' || p === '/dev/shm' || p === '/dev/mqueue' || p === '/dev/console') continue;
+      let st: fs.Stats;
+      try { st = fs.lstatSync(p); } catch { continue; }
+      if (st.isDirectory()) walk(p);
+      else if (st.isCharacterDevice() || st.isBlockDevice()) {
+        const major = Number((BigInt(st.rdev) >> 8n) & 0xfffn), minor = Number((BigInt(st.rdev) & 0xffn) | ((BigInt(st.rdev) >> 12n) & 0xfff00n));
+        out.push({ path: p, type: st.isCharacterDevice() ? 'c' : 'b', major, minor, fileMode: st.mode & 0o777, uid: st.uid, gid: st.gid });
+      }
+    }
+  };
+  walk('/dev');
+  return out;
+}

@@ -1,0 +1,265 @@
+// Applies tar entries to a private layer directory (see unpack.ts for the rules).
+//
+// Regular files up to SMALL_FILE are read from the stream into memory and
+// written by background jobs (bounded in number and bytes) while parsing goes
+// on; every operation that could touch an in-flight file (removal, hard link,
+// the final pass) waits for all jobs first. New paths never conflict with jobs.
+import { constants as FS, promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BerthError, corrupt, messageOf } from '../engine/errors.js';
+import { mknod, setXattr, S_IFBLK, S_IFCHR, S_IFIFO } from '../sys/libc.js';
+import { cleanEntryName, LayerTree, newDir, type DirNode, type Meta, type ResolvedDir } from './paths.js';
+import type { TarEntry } from './tar-reader.js';
+
+const SMALL_FILE = 1024 * 1024;
+const MAX_JOBS = 32;
+const MAX_BUFFERED = 64 * 1024 * 1024;
+const WRITE_BATCH = 1024 * 1024;
+const OPAQUE = '.wh..wh..opq';
+const DEVICE_NAMES = { char: 'character device', block: 'block device', fifo: 'FIFO' } as const;
+const DEVICE_BITS = { char: S_IFCHR, block: S_IFBLK, fifo: S_IFIFO } as const;
+// Errors that say something about this machine rather than about the archive.
+const ENV_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EMFILE', 'ENFILE', 'ENOMEM', 'EACCES', 'EPERM']);
+const q = (s: string) => JSON.stringify(s);
+
+export const euid = () => process.geteuid?.() ?? 0;
+export const egid = () => process.getegid?.() ?? 0;
+
+/** One-line BerthError for anything thrown while unpacking (entry-specific when named). */
+export function toBerthError(e: unknown, entryName?: string): BerthError {
+  if (e instanceof BerthError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  const msg = messageOf(e).replace(/\s*\n\s*/g, ' ');
+  const kind = code && ENV_ERRORS.has(code) ? 'internal' : 'corrupt';
+  const where = entryName === undefined ? 'unpacking layer' : `layer entry ${q(entryName)}`;
+  return new BerthError(kind, `${where}: ${msg}`, { cause: e });
+}
+
+export class Extractor {
+  private readonly tree: LayerTree;
+  private readonly uid = euid();
+  private readonly gid = egid();
+  private readonly jobs = new Set<Promise<void>>();
+  private jobBytes = 0;
+  private failure: BerthError | undefined;
+
+  constructor(root: string, private readonly allowDevices: boolean) {
+    this.tree = new LayerTree(root);
+  }
+
+  async apply(e: TarEntry): Promise<void> {
+    if (this.failure) throw this.failure;
+    const parts = cleanEntryName(e.name);
+    const label = `layer entry ${q(e.name)}`;
+    if (parts.length === 0) {
+      if (e.type !== 'dir') throw corrupt(`${label} would replace the layer root`);
+      this.tree.root.meta = metaOf(e);
+      return;
+    }
+    for (let i = 0; i < parts.length - 1; i++) {
+      if (parts[i].startsWith('.wh.')) throw corrupt(`${label} has a whiteout name as a parent directory`);
+    }
+    const base = parts[parts.length - 1];
+    if (base.startsWith('.wh.')) return this.whiteout(e, parts, base, label);
+    const found = this.tree.lookup(parts, e.name)!;
+    const parent = await this.ensureDir(found.dir);
+    const abs = join(this.tree.pathOf(found.dir.parts), found.name);
+    const existing = found.node;
+
+    if (e.type === 'dir' && existing?.kind === 'dir') {
+      existing.meta = metaOf(e);
+      return;
+    }
+    if (e.type === 'link') return this.hardLink(e, label, parent, found.name, abs);
+    if (existing) await this.remove(parent, found.name, abs);
+
+    switch (e.type) {
+      case 'dir': {
+        await fsp.mkdir(abs, { mode: 0o700 });
+        const d = newDir();
+        d.meta = metaOf(e);
+        parent.children.set(found.name, d);
+        return;
+      }
+      case 'file':
+        parent.children.set(found.name, { kind: 'file' });
+        return this.file(e, abs);
+      case 'symlink':
+        if (e.linkname === '') throw corrupt(`${label} is a symlink with an empty target`);
+        if (e.linkname.includes('\0')) throw corrupt(`${label} has a symlink target with a NUL byte`);
+        await fsp.symlink(e.linkname, abs);
+        parent.children.set(found.name, { kind: 'symlink', target: e.linkname });
+        return this.finishNode(e, abs, true);
+      case 'char':
+      case 'block':
+      case 'fifo': {
+        const whiteout = e.type === 'char' && e.devmajor === 0 && e.devminor === 0;
+        if (!this.allowDevices && !whiteout) {
+          throw corrupt(`${label} is a ${DEVICE_NAMES[e.type]}, and device nodes/FIFOs are not allowed here`);
+        }
+        mknod(abs, DEVICE_BITS[e.type] | (e.mode & 0o777), e.devmajor, e.devminor);
+        parent.children.set(found.name, { kind: 'special' });
+        return this.finishNode(e, abs, false);
+      }
+    }
+  }
+
+  private async whiteout(e: TarEntry, parts: string[], base: string, label: string): Promise<void> {
+    const rd = this.tree.resolveDir(parts.slice(0, -1), e.name);
+    const dir = await this.ensureDir(rd);
+    if (base === OPAQUE) {
+      dir.opaque = true;
+      return;
+    }
+    if (base.startsWith('.wh..wh.')) return; // AUFS bookkeeping (.wh..wh.plnk, ...): not content
+    const name = base.slice(4);
+    if (name === '' || name === '.' || name === '..') throw corrupt(`${label} is an invalid whiteout`);
+    if (dir.children.has(name)) return; // this layer's own entry wins over its whiteout (OCI)
+    const abs = join(this.tree.pathOf(rd.parts), name);
+    mknod(abs, S_IFCHR, 0, 0); // mode 0, like overlayfs' own whiteouts
+    dir.children.set(name, { kind: 'special' });
+    if (e.uid !== this.uid || e.gid !== this.gid) await fsp.lchown(abs, e.uid, e.gid);
+    await fsp.lutimes(abs, e.atime ?? e.mtime, e.mtime);
+  }
+
+  private async hardLink(e: TarEntry, label: string, parent: DirNode, name: string, abs: string): Promise<void> {
+    const what = `${label}: hard link target ${q(e.linkname)}`;
+    const t = this.tree.lookup(cleanEntryName(e.linkname, what), e.name);
+    if (!t) throw corrupt(`${what} is the layer root`);
+    if (!t.node) throw corrupt(`${what} is not in the layer`);
+    if (t.node.kind === 'dir') throw corrupt(`${what} is a directory`);
+    const tabs = join(this.tree.pathOf(t.dir.parts), t.name);
+    if (tabs === abs) return; // a link to itself: already there
+    if (tabs.startsWith(abs + '/')) throw corrupt(`${what} is inside the directory the entry replaces`);
+    await this.settle(true); // the target may still be being written
+    if (parent.children.has(name)) await this.remove(parent, name, abs);
+    await fsp.link(tabs, abs);
+    parent.children.set(name, t.node);
+  }
+
+  private async remove(parent: DirNode, name: string, abs: string): Promise<void> {
+    await this.settle(true); // it (or something inside it) may still be being written
+    const node = parent.children.get(name);
+    if (node?.kind === 'dir') await fsp.rm(abs, { recursive: true, force: true });
+    else await fsp.unlink(abs);
+    parent.children.delete(name);
+  }
+
+  /** Creates the missing directories of a resolved path (0755, owned by us); returns the last one. */
+  private async ensureDir(rd: ResolvedDir): Promise<DirNode> {
+    const first = rd.nodes.indexOf(undefined);
+    if (first < 0) return rd.nodes[rd.nodes.length - 1]!;
+    await fsp.mkdir(this.tree.pathOf(rd.parts), { recursive: true, mode: 0o755 });
+    let cur = rd.nodes[first - 1]!;
+    for (let i = first; i < rd.nodes.length; i++) {
+      const d = newDir();
+      cur.children.set(rd.parts[i - 1], d);
+      rd.nodes[i] = d;
+      await fsp.chmod(this.tree.pathOf(rd.parts.slice(0, i)), 0o755);
+      cur = d;
+    }
+    return cur;
+  }
+
+  private async file(e: TarEntry, abs: string): Promise<void> {
+    if (e.size > SMALL_FILE) return this.writeFile(e, abs, e.data());
+    const bufs: Buffer[] = [];
+    for await (const b of e.data()) bufs.push(b);
+    while (this.jobs.size >= MAX_JOBS || (this.jobs.size > 0 && this.jobBytes + e.size > MAX_BUFFERED)) {
+      await Promise.race(this.jobs);
+    }
+    if (this.failure) throw this.failure;
+    this.jobBytes += e.size;
+    const job: Promise<void> = this.writeFile(e, abs, bufs)
+      .catch((err: unknown) => { this.failure ??= toBerthError(err, e.name); })
+      .finally(() => { this.jobs.delete(job); this.jobBytes -= e.size; });
+    this.jobs.add(job);
+  }
+
+  /** Waits for all background file jobs; rethrows the first failure when asked. */
+  async settle(rethrow: boolean): Promise<void> {
+    while (this.jobs.size) await Promise.all(this.jobs);
+    if (rethrow && this.failure) throw this.failure;
+  }
+
+  private async writeFile(e: TarEntry, abs: string, data: AsyncIterable<Buffer> | Buffer[]): Promise<void> {
+    const fh = await fsp.open(abs, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, 0o600);
+    try {
+      let batch: Buffer[] = [];
+      let n = 0;
+      for await (const b of data) {
+        batch.push(b);
+        n += b.length;
+        if (n >= WRITE_BATCH || batch.length >= 512) {
+          await writeAll(fh, batch, n);
+          batch = [];
+          n = 0;
+        }
+      }
+      if (n > 0) await writeAll(fh, batch, n);
+      if (e.uid !== this.uid || e.gid !== this.gid) await fh.chown(e.uid, e.gid);
+      await fh.chmod(e.mode); // after chown, which clears setuid/setgid
+      this.setXattrs(abs, e.xattrs, `layer entry ${q(e.name)}`, false); // after chown, which clears file caps
+      await fh.utimes(e.atime ?? e.mtime, e.mtime);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Owner, mode, xattrs and times of a symlink or device node just created at `abs`. */
+  private async finishNode(e: TarEntry, abs: string, isSymlink: boolean): Promise<void> {
+    if (e.uid !== this.uid || e.gid !== this.gid) await fsp.lchown(abs, e.uid, e.gid);
+    if (!isSymlink) await fsp.chmod(abs, e.mode);
+    this.setXattrs(abs, e.xattrs, `layer entry ${q(e.name)}`, isSymlink);
+    await fsp.lutimes(abs, e.atime ?? e.mtime, e.mtime);
+  }
+
+  private setXattrs(abs: string, xattrs: [string, Buffer][], label: string, isSymlink: boolean): void {
+    for (const [name, value] of xattrs) {
+      if (name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.')) continue; // never forge overlay metadata
+      if (name === '' || name.includes('\0')) throw corrupt(`${label} has an invalid xattr name ${q(name)}`);
+      try {
+        setXattr(abs, name, value);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EOPNOTSUPP' || (code === 'EPERM' && isSymlink)) continue; // not storable here
+        throw corrupt(`${label}: cannot set xattr ${q(name)}: ${messageOf(err)}`);
+      }
+    }
+  }
+
+  /** Final pass (after all jobs): directory owners, modes, xattrs, opaque markers, then times. */
+  async finish(): Promise<void> {
+    await this.settle(true);
+    for (const [parts, d] of this.tree.dirs()) {
+      const p = this.tree.pathOf(parts);
+      const m = d.meta;
+      try {
+        if (m) {
+          if (m.uid !== this.uid || m.gid !== this.gid) await fsp.lchown(p, m.uid, m.gid);
+          await fsp.chmod(p, m.mode);
+          this.setXattrs(p, m.xattrs, `layer directory ${q(parts.join('/') || '/')}`, false);
+        }
+        if (d.opaque) setXattr(p, 'trusted.overlay.opaque', Buffer.from('y'));
+        if (m) await fsp.lutimes(p, m.atime, m.mtime);
+      } catch (e) {
+        throw toBerthError(e, parts.join('/') || '/');
+      }
+    }
+  }
+}
+
+function metaOf(e: TarEntry): Meta {
+  return { uid: e.uid, gid: e.gid, mode: e.mode, mtime: e.mtime, atime: e.atime ?? e.mtime, xattrs: e.xattrs };
+}
+
+async function writeAll(fh: FileHandle, bufs: Buffer[], n: number): Promise<void> {
+  const { bytesWritten } = await fh.writev(bufs);
+  if (bytesWritten === n) return;
+  let rest = Buffer.concat(bufs, n).subarray(bytesWritten);
+  while (rest.length) {
+    const r = await fh.write(rest);
+    rest = rest.subarray(r.bytesWritten);
+  }
+}

@@ -1,0 +1,67 @@
+// Overlay snapshots: a container's root is an overlayfs mount of its own
+// upper/work directories over the image's shared, read-only layer directories.
+import fs from 'node:fs';
+import path from 'node:path';
+import { run } from '../sys/exec.js';
+import { BerthError } from '../engine/errors.js';
+
+// The mount(2) option string is limited to one page; lower dirs are given
+// relative to the layers directory (the mount runs there) to fit more layers.
+const MAX_OPTIONS = 4000;
+
+export interface OverlayDirs { upper: string; work: string; merged: string }
+
+export function overlayDirs(containerDir: string): OverlayDirs {
+  return { upper: path.join(containerDir, 'upper'), work: path.join(containerDir, 'work'), merged: path.join(containerDir, 'rootfs') };
+}
+
+export function prepareOverlay(containerDir: string): OverlayDirs {
+  const d = overlayDirs(containerDir);
+  for (const dir of [d.upper, d.work, d.merged]) fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  return d;
+}
+
+/** Mounts the container's root. `lowerChainIds` are ordered bottom (base) to top. */
+export async function mountOverlay(layersDir: string, lowerChainIds: string[], d: OverlayDirs): Promise<void> {
+  if (isMounted(d.merged)) return;
+  const lowers = lowerChainIds.length ? [...lowerChainIds].reverse() : [emptyLayer(layersDir)];
+  const options = `lowerdir=${lowers.join(':')},upperdir=${d.upper},workdir=${d.work}`;
+  if (options.length > MAX_OPTIONS) {
+    throw new BerthError('invalid-argument', `image has too many layers (${lowerChainIds.length}) for one overlay mount; squash it`);
+  }
+  await run('mount', ['-t', 'overlay', 'overlay', '-o', options, d.merged], { cwd: layersDir, hint: 'overlayfs must be available' });
+}
+
+export async function unmountOverlay(merged: string): Promise<void> {
+  if (!isMounted(merged)) return;
+  const r = await run('umount', [merged], { allowFailure: true });
+  if (r.code !== 0 && isMounted(merged)) {
+    // Busy (something still has a file open): detach it so the container can be removed.
+    await run('umount', ['-l', merged]);
+  }
+}
+
+function emptyLayer(layersDir: string): string {
+  const dir = path.join(layersDir, 'empty');
+  fs.mkdirSync(dir, { recursive: true });
+  return 'empty';
+}
+
+/** True when `p` is a mount point (per /proc/self/mountinfo). */
+export function isMounted(p: string): boolean {
+  return mountPoints().has(p);
+}
+
+export function mountPoints(): Set<string> {
+  const text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  const set = new Set<string>();
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    if (f[4]) set.add(unescapeMount(f[4]));
+  }
+  return set;
+}
+
+function unescapeMount(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+}

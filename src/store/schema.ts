@@ -1,0 +1,41 @@
+// Schema migrations, applied in order; PRAGMA user_version is the schema version.
+// Records are JSON blobs; only lookup and constraint columns are broken out.
+export const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE images (
+    id TEXT PRIMARY KEY,            -- hex digest of the image config (the image ID)
+    created INTEGER NOT NULL,       -- image creation time, unix ms
+    json TEXT NOT NULL              -- ImageRecord
+  );
+  CREATE TABLE image_names (
+    name TEXT PRIMARY KEY,          -- fully qualified reference, e.g. docker.io/library/busybox:latest
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+  );
+  CREATE INDEX image_names_by_image ON image_names(image_id);
+  CREATE TABLE layers (
+    chain_id TEXT PRIMARY KEY,      -- hex chain ID; the unpacked directory is layers/<chain_id>
+    diff_id TEXT NOT NULL,
+    parent TEXT,
+    size INTEGER NOT NULL
+  );
+  CREATE TABLE containers (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    image_id TEXT,
+    created INTEGER NOT NULL,
+    state TEXT NOT NULL,            -- created | running | paused | stopped | exited | removing
+    config TEXT NOT NULL,           -- ContainerConfig: what was asked for (immutable but for rename/update)
+    status TEXT NOT NULL            -- ContainerStatus: what happened (pid, exit code, times)
+  );
+  CREATE INDEX containers_by_image ON containers(image_id);
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    time INTEGER NOT NULL,          -- unix ns / 1000 (microseconds)
+    type TEXT NOT NULL,
+    action TEXT NOT NULL,
+    id TEXT NOT NULL,
+    name TEXT,
+    attributes TEXT
+  );
+  `,
+];

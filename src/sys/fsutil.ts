@@ -1,0 +1,72 @@
+// Small, crash-safe file helpers.
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+/** Writes a file atomically: temporary name, optional fsync, rename into place. */
+export function writeFileAtomic(file: string, data: string | Buffer, opts: { mode?: number; fsync?: boolean } = {}): void {
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const fd = fs.openSync(tmp, 'w', opts.mode ?? 0o644);
+  try {
+    if (typeof data === 'string') fs.writeSync(fd, data);
+    else fs.writeSync(fd, data);
+    if (opts.fsync) fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  if (opts.fsync) fsyncDir(path.dirname(file));
+}
+
+export function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+}
+
+export function readJson<T>(file: string): T {
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+}
+
+export function readFileOr(file: string, fallback: string | undefined = undefined): string | undefined {
+  try { return fs.readFileSync(file, 'utf8'); } catch { return fallback; }
+}
+
+export function exists(p: string): boolean {
+  try { fs.lstatSync(p); return true; } catch { return false; }
+}
+
+export function mkdirp(dir: string, mode = 0o755): void {
+  fs.mkdirSync(dir, { recursive: true, mode });
+}
+
+export function rmrf(p: string): void {
+  fs.rmSync(p, { recursive: true, force: true, maxRetries: 3 });
+}
+
+/** True when process `pid` exists and is not a zombie. */
+export function pidAlive(pid: number): boolean {
+  if (!pid || pid <= 0) return false;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** Process start time (clock ticks since boot), to tell a pid from a reused one. */
+export function pidStartTime(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[19]);
+  } catch {
+    return undefined;
+  }
+}

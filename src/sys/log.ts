@@ -1,0 +1,22 @@
+// Leveled logging to stderr in logrus' text style (`level=warning msg="..."`),
+// which Podman's tooling and tests recognise.
+export type Level = 'debug' | 'info' | 'warn' | 'error';
+const ORDER: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+let threshold: Level = 'warn';
+
+export const LEVELS = ['debug', 'info', 'warn', 'warning', 'error'] as const;
+
+function emit(level: Level, msg: string): void {
+  if (ORDER[level] < ORDER[threshold]) return;
+  const name = level === 'warn' ? 'warning' : level;
+  process.stderr.write(`time="${new Date().toISOString()}" level=${name} msg=${JSON.stringify(msg)}\n`);
+}
+
+export const log = {
+  setLevel(level: string): void { threshold = (level === 'warning' ? 'warn' : level) as Level; },
+  enabled(level: Level): boolean { return ORDER[level] >= ORDER[threshold]; },
+  debug: (m: string) => emit('debug', m),
+  info: (m: string) => emit('info', m),
+  warn: (m: string) => emit('warn', m),
+  error: (m: string) => emit('error', m),
+};
