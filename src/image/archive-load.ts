@@ -98,7 +98,7 @@ function readError(e: unknown, scan: Scan): unknown {
     if (e.kind !== 'corrupt' || e.message.startsWith('not a docker-archive') || e.message.startsWith('archive blob')) return e;
     return bad(e.message.replace(/\blayer\b/, 'archive'));
   }
-  const msg = messageOf(e);
+  const msg = /invalid tar header/i.test(messageOf(e)) ? 'invalid tar header' : messageOf(e);
   if ((e as NodeJS.ErrnoException).code && !/premature close/i.test(msg)) return e; // ENOSPC and friends
   if (scan.entries === 0) return bad(/end of data/i.test(msg) && scan.bytes < 512 ? 'the input is not a tar archive (too short)' : `the input is not a tar archive (${msg})`);
   if (/end of data|premature close/i.test(msg)) return bad('truncated archive (unexpected end of data)');

@@ -40,6 +40,8 @@ export async function decompressStream(input: Readable): Promise<Readable> {
  */
 function peek(input: Readable, n: number): Promise<{ head: Buffer; ended: boolean }> {
   return new Promise((resolve, reject) => {
+    if (input.destroyed) return reject(input.errored ?? corrupt('truncated layer: the layer stream was already closed'));
+    if (input.readableEnded) return resolve({ head: Buffer.alloc(0), ended: true });
     const chunks: Buffer[] = [];
     let have = 0;
     const cleanup = () => {

@@ -20,7 +20,8 @@ const OPAQUE = '.wh..wh..opq';
 const DEVICE_NAMES = { char: 'character device', block: 'block device', fifo: 'FIFO' } as const;
 const DEVICE_BITS = { char: S_IFCHR, block: S_IFBLK, fifo: S_IFIFO } as const;
 // Errors that say something about this machine rather than about the archive.
-const ENV_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EMFILE', 'ENFILE', 'ENOMEM', 'EACCES', 'EPERM']);
+const ENV_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EMFILE', 'ENFILE', 'ENOMEM', 'EACCES', 'EPERM',
+  'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
 const q = (s: string) => JSON.stringify(s);
 
 export const euid = () => process.geteuid?.() ?? 0;

