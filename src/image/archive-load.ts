@@ -117,6 +117,7 @@ async function readEntry(ctx: EngineContext, scan: Scan, entry: TarEntry): Promi
   const h = entry.header;
   const name = cleanPath(h.name);
   if (h.type === 'symlink' || h.type === 'link') {
+    scan.files.delete(name);
     const target = h.linkname ?? '';
     if (h.type === 'link') scan.links.set(name, cleanPath(target, `hard link ${q(h.name)} to`));
     else if (target.startsWith('/')) throw bad(`symlink ${q(h.name)} has an absolute target ${q(target)}`);
