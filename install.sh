@@ -23,6 +23,6 @@ fi
 
 npm ci --no-audit --no-fund --loglevel=error
 npm run build --silent
-npm link --silent >/dev/null 2>&1 || ln -sf "$PWD/dist/berth.js" /usr/local/bin/berth
-command -v berth >/dev/null || ln -sf "$PWD/dist/berth.js" /usr/local/bin/berth
+npm link --silent >/dev/null 2>&1 || ln -sf "$PWD/dist/berth" /usr/local/bin/berth
+command -v berth >/dev/null || ln -sf "$PWD/dist/berth" /usr/local/bin/berth
 echo "berth installed: $(command -v berth) ($(berth --version))"

@@ -1,14 +1,16 @@
 // Entry point of the `berth` CLI: global flags, command dispatch, and the one
 // place that maps errors to exit codes (125 engine, 126 cannot invoke, 127 not found).
+import v8 from 'node:v8';
 import { parseArgs, type FlagSpec, str } from './args.js';
 import type { CliContext, Command } from './command.js';
 import { COMMANDS } from './registry.js';
 import { BerthError, messageOf } from '../engine/errors.js';
 import { loadConfig } from '../engine/config.js';
 import { Engine } from '../engine/engine.js';
-import { log } from '../sys/log.js';
+import { log, trace } from '../sys/log.js';
 import { helpText } from './help.js';
 import { VERSION } from './version.js';
+import { writeOut, useStreams, streamsInUse } from './output-fd.js';
 
 const GLOBAL_FLAGS: FlagSpec[] = [
   { name: 'root', type: 'string', help: 'Path to the persistent state (default /var/lib/berth)', arg: 'PATH' },
@@ -28,6 +30,7 @@ export function exitCodeFor(e: unknown): number {
 }
 
 async function main(argv: string[]): Promise<number> {
+  trace('main');
   // Global flags come first; the first positional word picks the command.
   let i = 0;
   const globalArgv: string[] = [];
@@ -41,9 +44,14 @@ async function main(argv: string[]): Promise<number> {
   const global = parseArgs(globalArgv, GLOBAL_FLAGS, { interspersed: true, command: '' });
   let engine: Engine | undefined;
   const ctx: CliContext = {
-    io: { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin },
-    out: (t) => process.stdout.write(t),
-    err: (t) => process.stderr.write(t),
+    // Getters: creating Node's stdio streams costs a few ms, and most commands print through fds.
+    io: {
+      get stdin() { useStreams(); return process.stdin; },
+      get stdout() { useStreams(); return process.stdout; },
+      get stderr() { useStreams(); return process.stderr; },
+    },
+    out: (t) => writeOut(1, t),
+    err: (t) => writeOut(2, t),
     engine: () => {
       if (!engine) {
         engine = new Engine(loadConfig({
@@ -115,11 +123,19 @@ function findCommand(list: Command[], word: string): Command | undefined {
 
 /** Exits once everything written to stdout and stderr has been flushed (pipes are asynchronous). */
 function exit(code: number): void {
+  trace('exit');
+  if (!streamsInUse()) process.exit(code);
   process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }
 
-main(process.argv.slice(2)).then(exit, (e: unknown) => {
-  if (!(e instanceof BerthError) || log.enabled('debug')) process.stderr.write(String((e as Error)?.stack ?? e) + '\n');
-  process.stderr.write(`Error: ${messageOf(e)}\n`);
-  exit(exitCodeFor(e));
-});
+function start(): void {
+  main(process.argv.slice(2)).then(exit, (e: unknown) => {
+    if (!(e instanceof BerthError) || log.enabled('debug')) writeOut(2, String((e as Error)?.stack ?? e) + '\n');
+    writeOut(2, `Error: ${messageOf(e)}\n`);
+    exit(exitCodeFor(e));
+  });
+}
+
+// Built into a V8 startup snapshot (see scripts/build.mjs), main runs when the snapshot is deserialized.
+if (v8.startupSnapshot?.isBuildingSnapshot()) v8.startupSnapshot.setDeserializeMainFunction(start);
+else start();

@@ -1,7 +1,7 @@
 // Engine configuration: built-in defaults < TOML file < BERTH_* environment < flags.
+import { requireNative } from '../sys/native.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { BerthError } from './errors.js';
 
 export interface EngineConfig {
@@ -88,8 +88,7 @@ export function loadConfig(over: ConfigOverrides = {}, env: NodeJS.ProcessEnv = 
 }
 
 function applyToml(cfg: EngineConfig, text: string, file: string): void {
-  const require = createRequire(import.meta.url);
-  const { parse } = require('smol-toml') as { parse(s: string): Record<string, unknown> };
+  const { parse } = requireNative<{ parse(s: string): Record<string, unknown> }>('smol-toml');
   let doc: Record<string, unknown>;
   try {
     doc = parse(text);

@@ -8,6 +8,7 @@ import * as life from './lifecycle.js';
 import { containerInspect, containerSummary, imageInspect, imageSummaries } from './views.js';
 import { recoverInterrupted } from './recovery.js';
 import * as imageOps from './image-ops.js';
+import { trace } from '../sys/log.js';
 
 export type { CreateOptions } from './container-create.js';
 export type { AttachStreams, AttachSession } from './lifecycle.js';
@@ -34,8 +35,11 @@ export class Engine {
   // ----- containers -----
 
   async createContainer(opts: CreateOptions): Promise<ContainerRecord> {
+    trace('create');
     await this.recover();
-    return createContainer(this.ctx, opts);
+    const rec = createContainer(this.ctx, opts);
+    trace('created');
+    return rec;
   }
 
   async startContainer(ref: string, attach?: life.AttachStreams): Promise<life.AttachSession | undefined> {

@@ -14,7 +14,7 @@ import { buildSpec } from '../runtime/spec.js';
 import { pidAlive, pidStartTime } from '../sys/fsutil.js';
 import { parseSignal, parseSize } from './parse.js';
 import type { AttachSocket } from '../runtime/attach.js';
-import { log } from '../sys/log.js';
+import { log, trace } from '../sys/log.js';
 
 export interface AttachStreams {
   stdout(data: Buffer): void;
@@ -97,6 +97,7 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
   let session: AttachSession | undefined;
   let socket: AttachSocket | undefined;
   try {
+    trace('start: locked');
     fs.rmSync(bundle, { recursive: true, force: true });
     fs.mkdirSync(bundle, { recursive: true, mode: 0o700 });
     await mountOverlay(ctx.paths.layers, image.record.layers.map((l) => l.chainId), dirs);
@@ -110,14 +111,18 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
       initPath: ctx.cfg.initPath, defaultUlimits: ctx.cfg.defaultUlimits, defaultPidsLimit: ctx.cfg.pidsLimit,
     });
     fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+    trace('start: spec written');
+    if (attach) fs.writeFileSync(path.join(bundle, ATTACHED_FILE), `${process.pid} ${pidStartTime(process.pid)}\n`);
     const created = ctx.monitor.create({
       id: c.id, name: c.name, bundle, logDriver: c.logDriver, logPath: logPath(ctx, c.id),
       logSizeMax: c.logOpts['max-size'] ? parseSize(c.logOpts['max-size'], 'log max-size') : undefined,
-      tty: c.tty, stdin: c.openStdin, exitCommand: exitCommand(ctx, c.id),
+      tty: c.tty, stdin: c.openStdin, exitCommand: exitCommand(ctx, c.id, attach ? path.join(bundle, ATTACHED_FILE) : undefined),
     });
     // Load the FFI for the attach socket while conmon and runc work.
     const attachMod = attach ? await import('../runtime/attach.js') : undefined;
+    if (attachMod) attachMod.preload();
     const res = await created;
+    trace('start: container created');
     status.pid = res.pid;
     status.conmonPid = res.monitorPid;
     status.conmonStart = pidStartTime(res.monitorPid);
@@ -127,6 +132,7 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
       session = attachSession(ctx, bundle, socket, attach);
     }
     await ctx.runtime.start(c.id);
+    trace('start: started');
   } catch (e) {
     socket?.close();
     await failStart(ctx, rec, status, e);
@@ -169,12 +175,23 @@ export function logPath(ctx: EngineContext, id: string): string {
   return path.join(ctx.paths.container(id), 'ctr.log');
 }
 
-/** What conmon runs after the container exits: this berth, with the same roots. */
-function exitCommand(ctx: EngineContext, id: string): string[] {
+/** Holds "pid starttime" of the berth process attached to the container, which cleans up itself. */
+const ATTACHED_FILE = 'attached';
+
+// Runs the exit command unless the attached berth that started the container is
+// still alive to clean up (saves starting a second berth after every foreground run).
+const EXIT_GUARD = `alive() { want=$2; read -r st < "/proc/$1/stat" 2>/dev/null || return 1; set -f; set -- \${st##*) }; [ "\${20}" = "$want" ]; }
+f=$1; shift
+if read -r p s < "$f" 2>/dev/null && alive "$p" "$s"; then exit 0; fi
+exec "$@"`;
+
+/** What conmon runs after the container exits: this berth (same node flags, e.g. its snapshot), with the same roots. */
+function exitCommand(ctx: EngineContext, id: string, attachedFile?: string): string[] {
   const script = process.argv[1] ?? '';
-  const args = [process.execPath, script, '--root', ctx.cfg.root, '--runroot', ctx.cfg.runroot, '--log-level', ctx.cfg.logLevel];
+  const args = [process.execPath, ...process.execArgv, script, '--root', ctx.cfg.root, '--runroot', ctx.cfg.runroot, '--log-level', ctx.cfg.logLevel];
   if (ctx.cfg.configFile) args.push('--config', ctx.cfg.configFile);
-  return [...args, 'container', 'cleanup', id];
+  const cleanup = [...args, 'container', 'cleanup', id];
+  return attachedFile ? ['/bin/sh', '-c', EXIT_GUARD, 'berth-exit-guard', attachedFile, ...cleanup] : cleanup;
 }
 
 // ---------- wait ----------
@@ -236,9 +253,7 @@ export async function cleanupLocked(ctx: EngineContext, rec: ContainerRecord, op
     ctx.containers.setState(c.id, 'stopped', rec.status);
     ctx.events.record('container', 'died', c.id, c.name, { exitCode: String(rec.status.exitCode), image: c.imageName });
   }
-  await ctx.runtime.delete(c.id, true);
-  await unmountOverlay(overlayDirs(ctx.paths.container(c.id)).merged);
-  fs.rmSync(ctx.paths.bundle(c.id), { recursive: true, force: true });
+  await releaseRuntime(ctx, c.id);
   const status = { ...rec.status, pid: 0, mounted: false };
   ctx.containers.setState(c.id, 'exited', status);
   const done: ContainerRecord = { ...rec, state: 'exited', status };
@@ -293,7 +308,9 @@ async function exitedWithin(ctx: EngineContext, id: string, ms: number): Promise
 
 export async function killContainer(ctx: EngineContext, id: string, signal: string): Promise<void> {
   const rec = observe(ctx, current(ctx, id));
-  if (!isActive(rec)) throw new BerthError('not-running', `cannot kill container ${rec.config.name}: it is not running`);
+  // A start in progress has a live process before the record says "running": ask the runtime.
+  const live = isActive(rec) || (rec.state === 'created' && (await ctx.runtime.state(id))?.status === 'running');
+  if (!live) throw new BerthError('not-running', `cannot kill container ${rec.config.name}: it is not running`);
   await ctx.runtime.kill(id, String(parseSignal(signal)));
   ctx.events.record('container', 'kill', id, rec.config.name, { signal, image: rec.config.imageName });
 }
@@ -318,13 +335,17 @@ export async function removeContainer(ctx: EngineContext, id: string, force: boo
   });
 }
 
+/** Deletes the runtime's state and cgroup, unmounts the root and drops the bundle (in parallel: they are independent). */
+async function releaseRuntime(ctx: EngineContext, id: string): Promise<void> {
+  await Promise.all([ctx.runtime.delete(id, true), unmountOverlay(overlayDirs(ctx.paths.container(id)).merged)]);
+  fs.rmSync(ctx.paths.bundle(id), { recursive: true, force: true });
+}
+
 export async function removeLocked(ctx: EngineContext, rec: ContainerRecord): Promise<void> {
   const c = rec.config;
   // Mark first: if we are killed half-way, recovery finishes the removal.
   ctx.containers.setState(c.id, 'removing', rec.status);
-  await ctx.runtime.delete(c.id, true);
-  await unmountOverlay(overlayDirs(ctx.paths.container(c.id)).merged);
-  fs.rmSync(ctx.paths.bundle(c.id), { recursive: true, force: true });
+  if (rec.state !== 'exited' || rec.status.mounted || fs.existsSync(ctx.paths.bundle(c.id))) await releaseRuntime(ctx, c.id);
   fs.rmSync(ctx.paths.container(c.id), { recursive: true, force: true });
   ctx.containers.delete(c.id);
   removeLockFile(ctx, c.id);

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { run } from '../sys/exec.js';
 import { BerthError } from '../engine/errors.js';
+import { libc, libcLoaded } from '../sys/libc.js';
 
 // The mount(2) option string is limited to one page; lower dirs are given
 // relative to the layers directory (the mount runs there) to fit more layers.
@@ -34,6 +35,8 @@ export async function mountOverlay(layersDir: string, lowerChainIds: string[], d
 
 export async function unmountOverlay(merged: string): Promise<void> {
   if (!isMounted(merged)) return;
+  // When the FFI is already loaded (attached runs), a direct umount(2) saves spawning umount(8).
+  if (libcLoaded() && (libc().umount2(merged, 0) as number) === 0) return;
   const r = await run('umount', [merged], { allowFailure: true });
   if (r.code !== 0 && isMounted(merged)) {
     // Busy (something still has a file open): detach it so the container can be removed.

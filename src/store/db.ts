@@ -1,28 +1,27 @@
 // The metadata store: one SQLite database in WAL mode. Short IMMEDIATE
 // transactions and a generous busy timeout let hundreds of berth processes
 // write at once without "database is locked".
-import type BetterSqlite3 from 'better-sqlite3';
-import { createRequire } from 'node:module';
+import { sqliteBinding } from '../sys/native.js';
+import BetterSqlite3 from 'better-sqlite3';
 import { MIGRATIONS } from './schema.js';
 import { BerthError } from '../engine/errors.js';
 
 export type Db = BetterSqlite3.Database;
 
-let driver: typeof BetterSqlite3 | undefined;
-/** The native SQLite binding, loaded on first use (commands that need no store skip it). */
-export function sqlite(): typeof BetterSqlite3 {
-  return (driver ??= createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3);
+let binding: object | undefined | null = null;
+/** Opens a SQLite database; the native binding is loaded on first use (commands that need no store skip it). */
+export function openSqlite(file: string, timeoutMs: number): Db {
+  if (binding === null) binding = sqliteBinding();
+  return new BetterSqlite3(file, { timeout: timeoutMs, nativeBinding: binding as string | undefined });
 }
 
 export function openDatabase(file: string): Db {
   let db: Db;
   try {
-    db = new (sqlite())(file, { timeout: 120_000 });
+    db = openSqlite(file, 120_000);
   } catch (e) {
     throw new BerthError('internal', `cannot open the Berth database ${file}: ${(e as Error).message}`);
   }
-  // WAL is persistent: only the first open (or a foreign database) pays for the switch.
-  if ((db.pragma('journal_mode', { simple: true }) as string) !== 'wal') db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   migrate(db);
@@ -32,6 +31,8 @@ export function openDatabase(file: string): Db {
 function migrate(db: Db): void {
   const target = MIGRATIONS.length;
   if ((db.pragma('user_version', { simple: true }) as number) === target) return;
+  // WAL is persistent, so only a new database pays for the switch (it cannot happen inside a transaction).
+  if ((db.pragma('journal_mode', { simple: true }) as string) !== 'wal') db.pragma('journal_mode = WAL');
   db.transaction(() => {
     const current = db.pragma('user_version', { simple: true }) as number;
     if (current > target) {

@@ -1,20 +1,24 @@
 // FFI to the few libc calls Node core lacks (koffi, loaded lazily: ~9 ms).
 // Used for SOCK_SEQPACKET attach sockets, xattrs and device nodes.
-import { createRequire } from 'node:module';
+import { loadKoffi } from './native.js';
 
 type Fn = (...args: unknown[]) => number;
 export interface Libc {
   socket: Fn; connect: Fn; shutdown: Fn; close: Fn; open: Fn;
-  lsetxattr: Fn; lgetxattr: Fn; llistxattr: Fn; mknod: Fn;
+  lsetxattr: Fn; lgetxattr: Fn; llistxattr: Fn; mknod: Fn; umount2: Fn;
   errno(): number;
 }
 
 let cached: Libc | undefined;
 
+/** True once the FFI is loaded (callers may then prefer a syscall over spawning a program). */
+export function libcLoaded(): boolean {
+  return cached !== undefined;
+}
+
 export function libc(): Libc {
   if (cached) return cached;
-  const require = createRequire(import.meta.url);
-  const koffi = require('koffi');
+  const koffi = loadKoffi();
   const lib = koffi.load('libc.so.6');
   const errnoLoc = lib.func('int *__errno_location(void)');
   cached = {
@@ -27,6 +31,7 @@ export function libc(): Libc {
     lgetxattr: lib.func('intptr_t lgetxattr(const char *, const char *, _Out_ void *, size_t)'),
     llistxattr: lib.func('intptr_t llistxattr(const char *, _Out_ void *, size_t)'),
     mknod: lib.func('int mknod(const char *, uint32_t, uint64_t)'),
+    umount2: lib.func('int umount2(const char *, int)'),
     errno: () => koffi.decode(errnoLoc(), 'int') as number,
   };
   return cached;
@@ -34,7 +39,7 @@ export function libc(): Libc {
 
 const ERRNO_NAMES: Record<number, string> = {
   1: 'EPERM', 2: 'ENOENT', 13: 'EACCES', 17: 'EEXIST', 22: 'EINVAL', 61: 'ENODATA',
-  95: 'EOPNOTSUPP', 111: 'ECONNREFUSED', 34: 'ERANGE',
+  95: 'EOPNOTSUPP', 111: 'ECONNREFUSED', 34: 'ERANGE', 16: 'EBUSY',
 };
 
 /** Throws an Error naming the failed call and errno when `rc < 0`. */

@@ -3,14 +3,14 @@
 // is an (empty) SQLite database held in an EXCLUSIVE transaction. Waiting is
 // asynchronous, so a long-running server is never blocked by another process.
 import { BerthError } from '../engine/errors.js';
-import { sqlite, type Db } from '../store/db.js';
+import { openSqlite } from '../store/db.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class FileLock {
-  private constructor(private db: Db | undefined, readonly path: string) {}
+  private constructor(private db: ReturnType<typeof openSqlite> | undefined, readonly path: string) {}
 
   static tryAcquire(path: string): FileLock | undefined {
-    const db = new (sqlite())(path, { timeout: 0 });
+    const db = openSqlite(path, 0);
     try {
       db.exec('BEGIN EXCLUSIVE');
       return new FileLock(db, path);

@@ -1,5 +1,12 @@
 // Leveled logging to stderr in logrus' text style (`level=warning msg="..."`),
 // which Podman's tooling and tests recognise.
+import { writeSync } from 'node:fs';
+
+/** Log lines go straight to fd 2 (synchronous: they must not be lost on exit). */
+function writeStderr(line: string): void {
+  try { writeSync(2, line); } catch { /* stderr closed */ }
+}
+
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 let threshold: Level = 'warn';
@@ -9,7 +16,7 @@ export const LEVELS = ['debug', 'info', 'warn', 'warning', 'error'] as const;
 function emit(level: Level, msg: string): void {
   if (ORDER[level] < ORDER[threshold]) return;
   const name = level === 'warn' ? 'warning' : level;
-  process.stderr.write(`time="${new Date().toISOString()}" level=${name} msg=${JSON.stringify(msg)}\n`);
+  writeStderr(`time="${new Date().toISOString()}" level=${name} msg=${JSON.stringify(msg)}\n`);
 }
 
 export const log = {
@@ -20,3 +27,10 @@ export const log = {
   warn: (m: string) => emit('warn', m),
   error: (m: string) => emit('error', m),
 };
+
+let tracing: boolean | undefined;
+/** With BERTH_TRACE=1, prints milestones as milliseconds since the process started (performance work). */
+export function trace(label: string): void {
+  tracing ??= !!process.env.BERTH_TRACE;
+  if (tracing) writeStderr(`[trace ${performance.now().toFixed(1)} ms] ${label}\n`);
+}

@@ -1,5 +1,5 @@
 // A private Berth installation for one test file: its own root, run root and
-// cgroup parent, driven through the real CLI (dist/berth.js) against real runc
+// cgroup parent, driven through the real CLI (dist/berth) against real runc
 // and conmon. cleanup() removes every container and checks nothing leaked.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 
-export const BERTH = path.resolve('dist/berth.js');
+export const BERTH = path.resolve('dist/berth');
 
 export interface Result { code: number; stdout: string; stderr: string }
 
@@ -35,14 +35,20 @@ export class TestEnv {
     return { ...process.env, BERTH_CGROUP_PARENT: this.cgroupParent, BERTH_CONFIG: '' };
   }
 
+  /** Arguments for the berth launcher (BERTH) with this environment's roots. */
   args(args: string[]): string[] {
-    return [BERTH, '--root', this.root, '--runroot', this.runroot, ...args];
+    return ['--root', this.root, '--runroot', this.runroot, ...args];
+  }
+
+  /** The whole command line as one shell-safe string (for `script -c`). */
+  shellCommand(args: string[]): string {
+    return [BERTH, ...this.args(args)].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
   }
 
   /** Runs berth to completion. */
   berth(args: string[], opts: { input?: string | Buffer; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Result> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, this.args(args), { env: opts.env ?? this.env, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(BERTH, this.args(args), { env: opts.env ?? this.env, stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [], err: Buffer[] = [];
       child.stdout.on('data', (b: Buffer) => out.push(b));
       child.stderr.on('data', (b: Buffer) => err.push(b));

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { TestEnv } from '../helpers/env.js';
+import { TestEnv, BERTH } from '../helpers/env.js';
 
 let t: TestEnv;
 before(async () => { t = await TestEnv.create(); });
@@ -87,7 +87,7 @@ test('save and load round trip through files and pipes, both formats', async () 
       assert.equal((await other.ok(['image', 'inspect', '--format', '{{.Id}}', 'busybox'])).trim(), id);
       assert.equal(await other.ok(['run', '--rm', 'busybox', 'echo', 'loaded']), 'loaded\n');
       // Through stdin/stdout as well.
-      const saved = spawnSync(process.execPath, other.args(['save', '--format', format, 'busybox']), { env: other.env, maxBuffer: 64 << 20 });
+      const saved = spawnSync(BERTH, other.args(['save', '--format', format, 'busybox']), { env: other.env, maxBuffer: 64 << 20 });
       assert.equal(saved.status, 0, String(saved.stderr));
       await other.ok(['rmi', 'busybox']);
       await other.ok(['load'], { input: saved.stdout });

@@ -145,7 +145,7 @@ test('hostname, name and network modes none and host', async () => {
 });
 
 test('-t gives the container a real pty sized like the terminal', async () => {
-  const cmd = `stty rows 33 cols 99; ${process.execPath} ${t.args(['run', '--rm', '-t', 'busybox', 'sh', '-c', 'tty; stty size']).join(' ')}`;
+  const cmd = `stty rows 33 cols 99; ${t.shellCommand(['run', '--rm', '-t', 'busybox', 'sh', '-c', 'tty; stty size'])}`;
   const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env: t.env, input: '' });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /\/dev\/pts\/\d+/);
@@ -164,9 +164,14 @@ test('-i passes stdin through and closes it at the end', async () => {
 
 test('a foreground run proxies signals to the container', async () => {
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, t.args(['run', '--rm', 'busybox', 'sh', '-c', 'trap "echo got-term; exit 3" TERM; echo ready; while true; do sleep 0.1; done']), { env: t.env });
+  const child = spawn(BERTH, t.args(['run', '--rm', 'busybox', 'sh', '-c', 'trap "echo got-term; exit 3" TERM; echo ready; while true; do sleep 0.1; done']), { env: t.env });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d; if (out.includes('ready')) child.kill('SIGTERM'); });
+  let sent = false;
+  child.stdout.on('data', (d: Buffer) => {
+    out += d;
+    // Right after the container prints, its record may still say "created": the signal must not be lost.
+    if (out.includes('ready') && !sent) { sent = true; child.kill('SIGTERM'); }
+  });
   const code = await new Promise<number | null>((r) => child.on('close', r));
   assert.equal(code, 3);
   assert.match(out, /got-term/);

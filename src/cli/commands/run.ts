@@ -5,6 +5,7 @@ import { CREATE_FLAGS, toCreateOptions } from './create-flags.js';
 import { bool, list, type Parsed } from '../args.js';
 import type { AttachStreams } from '../../engine/engine.js';
 import { BerthError } from '../../engine/errors.js';
+import { trace } from '../../sys/log.js';
 
 const PROXIED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -25,17 +26,26 @@ async function startAttached(ctx: CliContext, id: string, tty: boolean, interact
   if (interactive) streams.stdin = stdin;
   if (tty && stdout.isTTY) streams.size = { rows: stdout.rows, cols: stdout.columns };
   if (rawTerminal) stdin.setRawMode(true);
-  const onSignal = (sig: NodeJS.Signals) => { engine.killContainer(id, sig).catch(() => { /* already gone */ }); };
+  // Signals are forwarded to the container; those that arrive while it is starting wait for the start.
+  let pending: NodeJS.Signals[] | undefined = [];
+  const forward = (sig: NodeJS.Signals) => { engine.killContainer(id, sig).catch(() => { /* already gone */ }); };
+  const onSignal = (sig: NodeJS.Signals) => { if (pending) pending.push(sig); else forward(sig); };
   if (!tty) for (const s of PROXIED_SIGNALS) process.on(s, onSignal);
   try {
     const session = await engine.startContainer(id, streams);
+    const queued = pending;
+    pending = undefined;
+    queued.forEach(forward);
     if (!session) throw new BerthError('conflict', `container ${id.slice(0, 12)} is already running: use "berth attach"`);
     const onResize = () => session.resize(stdout.rows, stdout.columns);
     if (tty && stdout.isTTY) stdout.on('resize', onResize);
     await session.done;
+    trace('attach: streams ended');
     stdout.off('resize', onResize);
     const code = await engine.waitContainer(id);
+    trace('exit code read');
     await engine.cleanupContainer(id);
+    trace('cleaned up');
     return code;
   } finally {
     if (rawTerminal) stdin.setRawMode(false);

@@ -1,0 +1,21 @@
+// Writes bench/RESULTS.md from the recorded bench/results/*.json.
+import fs from 'node:fs';
+import path from 'node:path';
+
+const dir = path.join(path.dirname(new URL(import.meta.url).pathname), 'results');
+const TITLES = {
+  'run-rm': '`run --rm busybox true`, no network (issue 2: Berth ≤ 0.7× Podman)',
+  ps: '`ps -a` with 100 containers (issue 2: ≤ 25 ms above `node -e 0`)',
+};
+let md = '# Benchmark results\n\nWritten by `npm run bench` (bench/run.mjs); each benchmark runs its candidates interleaved in one run on the same machine. Medians in milliseconds, whole commands including process start.\n';
+for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  const name = file.replace(/\.json$/, '');
+  const r = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+  md += `\n## ${TITLES[name] ?? name}\n\n${r.machine.date}, ${r.machine.cpus} CPUs (${r.machine.cpuModel}), kernel ${r.machine.kernel}, node ${r.machine.node}, ${r.machine.runc}, ${r.machine.conmon}${r.machine.podman ? ', ' + r.machine.podman : ''}; load average ${r.machine.load}.\n\n`;
+  md += '| command | median | p10 | p90 | n |\n|---|---:|---:|---:|---:|\n';
+  for (const row of r.rows) md += `| ${row.name} | ${row.median} | ${row.p10} | ${row.p90} | ${row.n} |\n`;
+  if (r.verdict) md += '\n' + Object.entries(r.verdict).map(([k, v]) => `- ${k}: ${v}`).join('\n') + '\n';
+  if (r.notes) md += '\n' + r.notes + '\n';
+}
+fs.writeFileSync(path.join(dir, '..', 'RESULTS.md'), md);
+console.log('wrote bench/RESULTS.md');
