@@ -4,13 +4,15 @@
 //   dist/berth          the launcher that `berth` on PATH points to
 //   dist/lib.js         `import { Engine } from 'berth'`
 import { build } from 'esbuild';
-import { chmodSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync, rmSync, renameSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
-rmSync('dist', { recursive: true, force: true });
+// Build into a scratch directory and swap it in, so commands running from dist/ meanwhile keep working.
+const out = `dist.tmp-${process.pid}`;
+rmSync(out, { recursive: true, force: true });
 
 // Where the native add-ons are, relative to the package root, so the CLI loads them by path.
 const require = createRequire(import.meta.url);
@@ -33,7 +35,7 @@ const common = {
 await build({
   ...common,
   entryPoints: ['src/cli/main.ts'],
-  outfile: 'dist/berth-cli.cjs',
+  outfile: `${out}/berth-cli.cjs`,
   // An IIFE, so the same file can be built into a snapshot and run directly.
   format: 'iife',
   // better-sqlite3's JavaScript is bundled (and snapshotted); its binding is loaded by path.
@@ -43,21 +45,20 @@ await build({
 await build({
   ...common,
   entryPoints: ['src/lib.ts'],
-  outfile: 'dist/lib.js',
+  outfile: `${out}/lib.js`,
   format: 'esm',
   define: { BERTH_VERSION: JSON.stringify(pkg.version), BERTH_CLI: 'false', BERTH_NATIVE: 'undefined' },
   banner: { js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);" },
 });
 
-rmSync('dist/berth.blob', { force: true });
-const snap = spawnSync(process.execPath, ['--snapshot-blob', 'dist/berth.blob', '--build-snapshot', 'dist/berth-cli.cjs'], { encoding: 'utf8' });
+const snap = spawnSync(process.execPath, ['--snapshot-blob', `${out}/berth.blob`, '--build-snapshot', `${out}/berth-cli.cjs`], { encoding: 'utf8' });
 if (snap.status !== 0) {
   // Without the snapshot the launcher runs the plain bundle: slower to start, same behaviour.
   console.warn(`warning: could not build the startup snapshot; berth will start slower:\n${snap.stderr}`);
-  rmSync('dist/berth.blob', { force: true });
+  rmSync(`${out}/berth.blob`, { force: true });
 }
 
-writeFileSync('dist/berth', `#!/bin/sh
+writeFileSync(`${out}/berth`, `#!/bin/sh
 # Berth launcher: runs the CLI from its V8 startup snapshot when there is one.
 # The snapshot is tied to the node binary that built it: after upgrading node, run "npm run build".
 case "$0" in /*) self="$0" ;; *) self="$PWD/$0" ;; esac
@@ -66,4 +67,9 @@ dir=\${self%/*}
 [ -r "$dir/berth.blob" ] && exec node --snapshot-blob "$dir/berth.blob" "$self" "$@"
 exec node "$dir/berth-cli.cjs" "$@"
 `);
-chmodSync('dist/berth', 0o755);
+chmodSync(`${out}/berth`, 0o755);
+
+const old = `dist.old-${process.pid}`;
+if (existsSync('dist')) renameSync('dist', old);
+renameSync(out, 'dist');
+rmSync(old, { recursive: true, force: true });
