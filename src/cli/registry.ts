@@ -4,20 +4,28 @@ import type { Command } from './command.js';
 import { runCommand, createCommand, startCommand } from './commands/run.js';
 import {
   psCommand, containerInspectCommand, rmCommand, stopCommand, killCommand, waitCommand, containerExistsCommand, cleanupCommand,
+  restartCommand,
 } from './commands/containers.js';
 import {
   imagesCommand, imageInspectCommand, rmiCommand, tagCommand, untagCommand, imagePruneCommand, imageExistsCommand,
   historyCommand, bootstrapCommand, loadCommand, saveCommand, importCommand,
 } from './commands/images.js';
 import { versionCommand, infoCommand, inspectCommand } from './commands/system.js';
+import { execCommand, attachCommand } from './commands/exec.js';
+import { healthcheckCommand, timersCommand } from './commands/health.js';
+import { updateCommand, pauseCommand, unpauseCommand } from './commands/resources.js';
+import { statsCommand } from './commands/stats.js';
+import { volumeGroup } from './commands/volumes.js';
 
 const containerGroup: Command = {
   name: 'container',
   usage: 'COMMAND',
   summary: 'Manage containers',
   subcommands: [
+    updateCommand, pauseCommand, unpauseCommand, statsCommand,
     runCommand, createCommand, startCommand, { ...psCommand, name: 'ls', aliases: ['list', 'ps'] }, containerInspectCommand,
-    rmCommand, stopCommand, killCommand, waitCommand, containerExistsCommand, cleanupCommand,
+    rmCommand, stopCommand, killCommand, waitCommand, containerExistsCommand, cleanupCommand, execCommand, attachCommand,
+    restartCommand,
   ],
 };
 
@@ -31,8 +39,19 @@ const imageGroup: Command = {
   ],
 };
 
+const systemGroup: Command = {
+  name: 'system',
+  usage: 'COMMAND',
+  summary: 'Manage Berth itself',
+  subcommands: [timersCommand],
+};
+
 export const COMMANDS: Command[] = [
+  updateCommand, pauseCommand, unpauseCommand, statsCommand,
   runCommand, createCommand, startCommand, psCommand, inspectCommand, rmCommand, stopCommand, killCommand, waitCommand,
+  execCommand, attachCommand, restartCommand,
   imagesCommand, { ...rmiCommand, name: 'rmi', aliases: [] }, tagCommand, untagCommand, historyCommand, loadCommand,
   saveCommand, importCommand, containerGroup, imageGroup, infoCommand, versionCommand,
+  healthcheckCommand, systemGroup,
+  volumeGroup,
 ];

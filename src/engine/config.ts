@@ -125,6 +125,8 @@ export class Paths {
   get layers() { return path.join(this.cfg.root, 'layers'); }
   layer(chainId: string) { return path.join(this.cfg.root, 'layers', chainId); }
   container(id: string) { return path.join(this.cfg.root, 'containers', id); }
+  /** A volume's directory; its content is in _data (local driver). */
+  volume(name: string) { return path.join(this.cfg.root, 'volumes', name); }
   get runcRoot() { return path.join(this.cfg.runroot, 'runc'); }
   get exits() { return path.join(this.cfg.runroot, 'exits'); }
   get locks() { return path.join(this.cfg.runroot, 'locks'); }

@@ -7,10 +7,13 @@ import { emptyStatus } from './container-types.js';
 import type { ImageConfig } from '../image/types.js';
 import { invalidArgument } from './errors.js';
 import { newId, randomName, NAME_RE } from './names.js';
-import { mergeEnv, parseSecurityOpts, parseSignal, signalName, parseVolume, parseTmpfs } from './parse.js';
+import { mergeEnv, parseSecurityOpts, parseSignal, signalName } from './parse.js';
+import { resolveMounts, insertWithVolumes } from './volume-mounts.js';
 import { containerCapabilities } from '../runtime/capabilities.js';
 import { parseUlimit } from '../runtime/ulimits.js';
 import { prepareOverlay } from '../snapshot/overlay.js';
+import { healthConfig, type HealthFlags } from './health.js';
+import { checkResources, checkDevices } from './resources.js';
 
 export interface CreateOptions {
   image: string;
@@ -28,6 +31,7 @@ export interface CreateOptions {
   volumes?: string[];          // -v specs
   tmpfs?: string[];            // --tmpfs specs
   mounts?: MountSpec[];        // already parsed (--mount, API Mounts)
+  volumesFrom?: string[];      // --volumes-from CTR[:ro|rw]
   readOnly?: boolean;
   readOnlyTmpfs?: boolean;
   network?: string;
@@ -50,6 +54,7 @@ export interface CreateOptions {
   logDriver?: string;
   logOpts?: Record<string, string>;
   cgroupParent?: string;
+  health?: HealthFlags;
 }
 
 const NETWORK_MODES = ['none', 'host'];
@@ -78,10 +83,15 @@ export function buildContainerConfig(ctx: EngineContext, o: CreateOptions): Cont
   const sec = parseSecurityOpts(o.securityOpt ?? []);
   containerCapabilities({ add: o.capAdd, drop: o.capDrop, privileged: o.privileged }); // validates names now, not at start
   for (const u of o.ulimits ?? []) parseUlimit(u);
+  const resources = checkResources(o.resources ?? {});
+  checkDevices(o.devices ?? []);
   if (sec.seccompProfile && sec.seccompProfile !== 'unconfined' && !fs.existsSync(sec.seccompProfile)) {
     throw invalidArgument(`seccomp profile ${sec.seccompProfile} does not exist`);
   }
-  const mounts = collectMounts(o);
+  if (o.autoRemove && o.restartPolicy && o.restartPolicy.name !== 'no') {
+    throw invalidArgument('conflicting options: --restart and --rm (a container removed on exit cannot be restarted)');
+  }
+  const mounts = resolveMounts(ctx, o, Object.keys(imgConfig.Volumes ?? {}));
   const stopSignal = signalName(parseSignal(o.stopSignal ?? imgConfig.StopSignal ?? 'SIGTERM'));
   const hostname = o.hostname || (network === 'host' ? readHostname() : id.slice(0, 12));
   return {
@@ -113,7 +123,7 @@ export function buildContainerConfig(ctx: EngineContext, o: CreateOptions): Cont
     stopSignal,
     stopTimeout: o.stopTimeout ?? 10,
     restartPolicy: o.restartPolicy ?? { name: 'no', maximumRetryCount: 0 },
-    resources: o.resources ?? {},
+    resources,
     ulimits: o.ulimits ?? [],
     sysctls: o.sysctls ?? {},
     devices: o.devices ?? [],
@@ -121,28 +131,9 @@ export function buildContainerConfig(ctx: EngineContext, o: CreateOptions): Cont
     logDriver: o.logDriver ?? 'k8s-file',
     logOpts: o.logOpts ?? {},
     cgroupParent: o.cgroupParent || ctx.cfg.cgroupParent,
+    healthcheck: healthConfig(o.health ?? {}, imgConfig.Healthcheck),
     rootfsUpper: true,
   };
-}
-
-function collectMounts(o: CreateOptions): MountSpec[] {
-  const list: MountSpec[] = [
-    ...(o.volumes ?? []).map(parseVolume),
-    ...(o.tmpfs ?? []).map(parseTmpfs),
-    ...(o.mounts ?? []),
-  ];
-  const seen = new Set<string>();
-  for (const m of list) {
-    if (seen.has(m.destination)) throw invalidArgument(`duplicate mount destination ${m.destination}`);
-    seen.add(m.destination);
-    if (m.type === 'volume') {
-      throw invalidArgument(`named and anonymous volumes are not supported yet ("${m.source || m.destination}"): bind-mount a host path instead (-v /host/path:${m.destination})`);
-    }
-    if (m.type === 'bind' && !fs.existsSync(m.source)) {
-      throw invalidArgument(`bind mount source ${m.source} does not exist: create it first`);
-    }
-  }
-  return list;
 }
 
 function readHostname(): string {
@@ -155,7 +146,7 @@ export function createContainer(ctx: EngineContext, o: CreateOptions): Container
   const rec: ContainerRecord = { config, state: 'created', status: emptyStatus() };
   prepareOverlay(ctx.paths.container(config.id));
   try {
-    ctx.containers.insert(rec);
+    insertWithVolumes(ctx, rec, () => ctx.containers.insert(rec));
   } catch (e) {
     fs.rmSync(ctx.paths.container(config.id), { recursive: true, force: true });
     throw e;

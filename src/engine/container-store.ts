@@ -1,6 +1,6 @@
 // Container records in SQLite: config and status as JSON, state broken out.
 import type { Db } from '../store/db.js';
-import type { ContainerRecord, ContainerState, ContainerStatus, ContainerConfig } from './container-types.js';
+import type { ContainerRecord, ContainerState, ContainerStatus, ContainerConfig, HealthState } from './container-types.js';
 import { conflict, notFound } from './errors.js';
 
 interface Row { id: string; state: string; config: string; status: string }
@@ -52,6 +52,11 @@ export class ContainerStore {
 
   setState(id: string, state: ContainerState, status: ContainerStatus): void {
     this.db.prepare('UPDATE containers SET state = ?, status = ? WHERE id = ?').run(state, JSON.stringify(status), id);
+  }
+
+  /** Updates only the health part of the status, so it never overwrites a concurrent lifecycle change. */
+  setHealth(id: string, health: HealthState): void {
+    this.db.prepare("UPDATE containers SET status = json_set(status, '$.health', json(?)) WHERE id = ?").run(JSON.stringify(health), id);
   }
 
   updateConfig(id: string, config: ContainerConfig): void {

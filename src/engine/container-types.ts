@@ -6,6 +6,8 @@ export interface MountSpec {
   source: string;            // host path (bind), volume name, or '' (tmpfs)
   destination: string;
   options: string[];         // ro, rw, nosuid, size=…, mode=…, rbind, …
+  /** Volumes, only while the container is created (not stored): how to create the volume if it does not exist. */
+  volumeCreate?: { anonymous: boolean; labels: Record<string, string>; options: Record<string, string> };
 }
 
 export interface RestartPolicy { name: 'no' | 'on-failure' | 'always' | 'unless-stopped'; maximumRetryCount: number }
@@ -14,6 +16,8 @@ export interface Resources {
   memory?: number; memoryReservation?: number; memorySwap?: number;
   cpuShares?: number; cpuQuota?: number; cpuPeriod?: number; cpusetCpus?: string; cpusetMems?: string;
   pidsLimit?: number; blkioWeight?: number;
+  /** --cpus × 1e9 (Docker's NanoCpus); becomes a CFS quota over a 100ms period. memorySwap: memory+swap, -1 = unlimited. */
+  nanoCpus?: number;
 }
 
 export interface ContainerConfig {
@@ -59,6 +63,7 @@ export interface ContainerConfig {
   logDriver: string;           // k8s-file | json-file | none
   logOpts: Record<string, string>;
   cgroupParent: string;
+  healthcheck?: HealthConfig;
   rootfsUpper: boolean;        // always true for image containers (overlay)
 }
 
@@ -75,6 +80,10 @@ export interface ContainerStatus {
   error: string;
   restartCount: number;
   stoppedByUser: boolean;
+  /** Health check state (see engine/health.ts). */
+  health?: HealthState;
+  /** Consecutive quick restarts, for the restart policy's back-off. */
+  backoff?: number;
   mounted: boolean;
 }
 
@@ -86,4 +95,21 @@ export interface ContainerRecord {
 
 export function emptyStatus(): ContainerStatus {
   return { pid: 0, conmonPid: 0, startedAt: '', finishedAt: '', exitCode: 0, oomKilled: false, error: '', restartCount: 0, stoppedByUser: false, mounted: false };
+}
+
+export interface HealthResult { Start: string; End: string; ExitCode: number; Output: string }
+
+export interface HealthState {
+  status: 'starting' | 'healthy' | 'unhealthy';
+  failingStreak: number;
+  log: HealthResult[];
+}
+
+export interface HealthConfig {
+  test: string[];              // ["CMD", ...] | ["CMD-SHELL", "cmd"]
+  intervalMs: number;
+  timeoutMs: number;
+  startPeriodMs: number;
+  retries: number;
+  onFailure: 'none' | 'kill' | 'restart' | 'stop';
 }

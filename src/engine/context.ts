@@ -11,6 +11,7 @@ import { Conmon } from '../runtime/conmon.js';
 import type { Monitor, OciRuntime } from '../runtime/runtime.js';
 import { ContainerStore } from './container-store.js';
 import { EventLog } from './events.js';
+import { VolumeStore } from '../volume/store.js';
 
 export class EngineContext {
   readonly paths: Paths;
@@ -22,6 +23,7 @@ export class EngineContext {
   private _monitor?: Conmon;
   private _containers?: ContainerStore;
   private _events?: EventLog;
+  private _volumes?: VolumeStore;
 
   constructor(readonly cfg: EngineConfig) {
     this.paths = new Paths(cfg);
@@ -41,6 +43,7 @@ export class EngineContext {
   get monitor(): Monitor & Conmon { return (this._monitor ??= new Conmon(this.cfg.conmonPath, this.runtime)); }
   get containers(): ContainerStore { return (this._containers ??= new ContainerStore(this.db)); }
   get events(): EventLog { return (this._events ??= new EventLog(this.db)); }
+  get volumes(): VolumeStore { return (this._volumes ??= new VolumeStore(this.db)); }
 
   close(): void {
     this._db?.close();

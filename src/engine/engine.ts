@@ -8,10 +8,22 @@ import * as life from './lifecycle.js';
 import { containerInspect, containerSummary, imageInspect, imageSummaries } from './views.js';
 import { recoverInterrupted } from './recovery.js';
 import * as imageOps from './image-ops.js';
+import * as volumeOps from './volume-ops.js';
+import { execInContainer, type ExecOptions, type ExecResult } from './exec.js';
+import { attachToContainer } from './attach.js';
+import { waitForCondition } from './wait.js';
+import { runHealthcheck } from './health.js';
+import { runTimerService } from './timers.js';
+import type { HealthState } from './container-types.js';
 import { trace } from '../sys/log.js';
+import * as res from './resources.js';
+import { streamStats, type ContainerStats } from './stats.js';
+import type { Resources } from './container-types.js';
+import { BerthError } from './errors.js';
 
 export type { CreateOptions } from './container-create.js';
 export type { AttachStreams, AttachSession } from './lifecycle.js';
+export type { ExecOptions, ExecResult } from './exec.js';
 
 export class Engine {
   readonly ctx: EngineContext;
@@ -60,22 +72,40 @@ export class Engine {
     return life.stopContainer(this.ctx, rec.config.id, timeoutSec);
   }
 
+  async restartContainer(ref: string, timeoutSec?: number): Promise<void> {
+    await this.recover();
+    const rec = this.ctx.containers.resolve(ref);
+    await life.stopContainer(this.ctx, rec.config.id, timeoutSec);
+    await life.startContainer(this.ctx, rec.config.id);
+  }
+
+  /** Waits until the container meets `condition` (stopped by default) and returns its exit code. */
+  waitContainerCondition(ref: string, condition: string): Promise<number> {
+    const rec = this.ctx.containers.resolve(ref);
+    return waitForCondition(this.ctx, rec.config.id, condition);
+  }
+
   async killContainer(ref: string, signal = 'KILL'): Promise<void> {
     const rec = this.ctx.containers.resolve(ref);
     await life.killContainer(this.ctx, rec.config.id, signal);
   }
 
-  async removeContainer(ref: string, opts: { force?: boolean } = {}): Promise<string> {
+  /** `volumes`: also remove its anonymous volumes (rm -v). */
+  async removeContainer(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<string> {
     await this.recover();
     const rec = this.ctx.containers.resolve(ref);
-    await life.removeContainer(this.ctx, rec.config.id, !!opts.force);
+    await life.removeContainer(this.ctx, rec.config.id, !!opts.force, !!opts.volumes);
     return rec.config.id;
   }
 
-  /** Run by conmon when the container exits (and by `run` in the foreground). */
-  async cleanupContainer(ref: string): Promise<void> {
+  /**
+   * Run by conmon when the container exits, and by an attached `run`/`start -a`
+   * (`attached`), which leaves containers with a restart policy to conmon's exit command.
+   */
+  async cleanupContainer(ref: string, opts: { attached?: boolean } = {}): Promise<void> {
     const rec = this.ctx.containers.lookup(ref);
-    if (rec) await life.cleanupContainer(this.ctx, rec.config.id);
+    if (!rec || (opts.attached && rec.config.restartPolicy.name !== 'no')) return;
+    await life.cleanupContainer(this.ctx, rec.config.id);
   }
 
   getContainer(ref: string): ContainerRecord {
@@ -99,6 +129,66 @@ export class Engine {
     return containerSummary(rec);
   }
 
+  // ----- exec and attach -----
+
+  async execContainer(ref: string, opts: ExecOptions, attach?: life.AttachStreams | 'inherit'): Promise<ExecResult> {
+    const rec = this.ctx.containers.resolve(ref);
+    return execInContainer(this.ctx, rec.config.id, opts, attach);
+  }
+
+  async attachContainer(ref: string, streams: life.AttachStreams): Promise<life.AttachSession> {
+    const rec = this.getContainer(ref);
+    return attachToContainer(this.ctx, rec.config.id, life.isActive(rec), { ...streams, tty: rec.config.tty });
+  }
+
+  // ----- resource limits: update, pause/unpause, stats -----
+
+  /** Changes limits; live for a running container, and recorded for later starts. */
+  async updateContainer(ref: string, changes: Resources): Promise<void> {
+    await this.recover();
+    await res.updateContainer(this.ctx, this.ctx.containers.resolve(ref).config.id, changes);
+  }
+
+  async pauseContainer(ref: string): Promise<void> {
+    await this.recover();
+    await res.pauseContainer(this.ctx, this.ctx.containers.resolve(ref).config.id);
+  }
+
+  async unpauseContainer(ref: string): Promise<void> {
+    await this.recover();
+    await res.unpauseContainer(this.ctx, this.ctx.containers.resolve(ref).config.id);
+  }
+
+  /**
+   * Resource usage, one array per round: the first after `firstMs` (two readings
+   * for CPU %), then every `intervalMs`. Named containers must be running; the
+   * stream ends when none of them is left.
+   */
+  containerStats(refs: string[], opts: { all?: boolean; firstMs?: number; intervalMs?: number } = {}): AsyncGenerator<ContainerStats[]> {
+    if (refs.length && opts.all) throw new BerthError('invalid-argument', '--all and container names cannot be used together');
+    const ids = refs.map((r) => this.ctx.containers.resolve(r).config.id);
+    for (const id of ids) {
+      const rec = life.observe(this.ctx, this.ctx.containers.get(id)!);
+      if (!life.isActive(rec)) throw new BerthError('not-running', `cannot show the stats of container ${rec.config.name}: it is not running`);
+    }
+    const select = () => ids.length
+      ? ids.map((id) => this.ctx.containers.get(id)).filter((r): r is ContainerRecord => !!r).map((r) => life.observe(this.ctx, r)).filter(life.isActive)
+      : this.listContainers({ all: opts.all });
+    return streamStats({ select, endWhenEmpty: ids.length > 0, isLive: life.isActive, firstMs: opts.firstMs ?? 200, intervalMs: opts.intervalMs ?? 1000 });
+  }
+
+  // ----- health checks and the timer service -----
+
+  async healthcheckRun(ref: string): Promise<HealthState> {
+    const rec = this.ctx.containers.resolve(ref);
+    return runHealthcheck(this.ctx, rec.config.id);
+  }
+
+  /** The per-host timer service loop (`berth system timers`, started on demand). */
+  runTimerService(): Promise<void> {
+    return runTimerService(this.ctx);
+  }
+
   // ----- images -----
 
   listImages(): Record<string, unknown>[] { return imageSummaries(this.ctx); }
@@ -118,4 +208,24 @@ export class Engine {
   importImage(source: NodeJS.ReadableStream, opts: imageOps.ImportOptions) { return imageOps.importTarball(this.ctx, source, opts); }
   loadImages(source: NodeJS.ReadableStream) { return imageOps.load(this.ctx, source); }
   saveImages(refs: string[], format: imageOps.ArchiveFormat, out: NodeJS.WritableStream) { return imageOps.save(this.ctx, refs, format, out); }
+
+  // ----- volumes (feature: volumes) -----
+
+  createVolume(opts: volumeOps.VolumeCreateOptions = {}): Record<string, unknown> { return volumeOps.createVolume(this.ctx, opts); }
+  /** Filters: name, label, label!, driver, dangling, opt, scope, until, anonymous (KEY=VALUE). */
+  listVolumes(filters: string[] = []): Record<string, unknown>[] { return volumeOps.listVolumes(this.ctx, filters); }
+  inspectVolume(name: string): Record<string, unknown> { return volumeOps.inspectVolume(this.ctx, name); }
+  volumeExists(name: string): boolean { return volumeOps.volumeExists(this.ctx, name); }
+
+  /** With `force`, the containers using the volume are removed first (as Podman). */
+  async removeVolume(name: string, opts: { force?: boolean } = {}): Promise<void> {
+    await this.recover();
+    await volumeOps.removeVolume(this.ctx, name, !!opts.force);
+  }
+
+  /** Removes the volumes no container uses; filters: label, label!, until. Returns their names. */
+  async pruneVolumes(filters: string[] = []): Promise<string[]> {
+    await this.recover();
+    return volumeOps.pruneVolumes(this.ctx, filters);
+  }
 }

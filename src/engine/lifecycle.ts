@@ -14,23 +14,12 @@ import { buildSpec } from '../runtime/spec.js';
 import { pidAlive, pidStartTime } from '../sys/fsutil.js';
 import { parseSignal, parseSize } from './parse.js';
 import type { AttachSocket } from '../runtime/attach.js';
+import { attachModule, openSession, type AttachStreams, type AttachSession } from './attach.js';
+export type { AttachStreams, AttachSession } from './attach.js';
 import { log, trace } from '../sys/log.js';
-
-export interface AttachStreams {
-  stdout(data: Buffer): void;
-  stderr(data: Buffer): void;
-  /** Forwarded to the container's stdin; its end closes the container's stdin. */
-  stdin?: NodeJS.ReadableStream;
-  /** Initial terminal size for tty containers. */
-  size?: { rows: number; cols: number };
-}
-
-export interface AttachSession {
-  /** Resolves when the output streams end (the container exited or detached). */
-  done: Promise<void>;
-  resize(rows: number, cols: number): void;
-  detach(): void;
-}
+import { initialHealth } from './health.js';
+import { needsTimers, ensureTimerService } from './timers.js';
+import { mountVolumes, releaseVolumes, volumeSource, anonymousVolumesOf, removeUnusedVolumes } from './volume-mounts.js';
 
 // ---------- reading state ----------
 
@@ -93,7 +82,7 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
   if (!image) throw new BerthError('not-found', `image ${c.imageId.slice(0, 12)} of container ${c.name} was removed; recreate the container`);
   const bundle = ctx.paths.bundle(c.id);
   const dirs = overlayDirs(ctx.paths.container(c.id));
-  const status: ContainerStatus = { ...rec.status, error: '', stoppedByUser: false, oomKilled: false };
+  const status: ContainerStatus = { ...rec.status, error: '', stoppedByUser: false, oomKilled: false, health: c.healthcheck ? initialHealth() : undefined };
   let session: AttachSession | undefined;
   let socket: AttachSocket | undefined;
   try {
@@ -103,24 +92,27 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
     await mountOverlay(ctx.paths.layers, image.record.layers.map((l) => l.chainId), dirs);
     status.mounted = true;
     ctx.containers.setState(c.id, rec.state, status);
+    await mountVolumes(ctx, c, dirs.merged);
     const etc = writeEtcFiles(bundle, c);
     const user = resolveUser(dirs.merged, c.user, c.groupAdd);
     const spec = buildSpec({
       config: c, rootfs: dirs.merged, user, etcFiles: etc,
       cgroupsPath: `${c.cgroupParent.replace(/\/$/, '')}/${c.id}`,
       initPath: ctx.cfg.initPath, defaultUlimits: ctx.cfg.defaultUlimits, defaultPidsLimit: ctx.cfg.pidsLimit,
+      volumeSource: (name) => volumeSource(ctx, name),
     });
     fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
     trace('start: spec written');
-    if (attach) fs.writeFileSync(path.join(bundle, ATTACHED_FILE), `${process.pid} ${pidStartTime(process.pid)}\n`);
+    // An attached berth cleans up itself, unless a restart policy applies: that is conmon's exit command's job.
+    const selfCleaning = attach !== undefined && c.restartPolicy.name === 'no';
+    if (selfCleaning) fs.writeFileSync(path.join(bundle, ATTACHED_FILE), `${process.pid} ${pidStartTime(process.pid)}\n`);
     const created = ctx.monitor.create({
       id: c.id, name: c.name, bundle, logDriver: c.logDriver, logPath: logPath(ctx, c.id),
       logSizeMax: c.logOpts['max-size'] ? parseSize(c.logOpts['max-size'], 'log max-size') : undefined,
-      tty: c.tty, stdin: c.openStdin, exitCommand: exitCommand(ctx, c.id, attach ? path.join(bundle, ATTACHED_FILE) : undefined),
+      tty: c.tty, stdin: c.openStdin, exitCommand: exitCommand(ctx, c.id, selfCleaning ? path.join(bundle, ATTACHED_FILE) : undefined),
     });
     // Load the FFI for the attach socket while conmon and runc work.
-    const attachMod = attach ? await import('../runtime/attach.js') : undefined;
-    if (attachMod) attachMod.preload();
+    const attachMod = attach ? await attachModule() : undefined;
     const res = await created;
     trace('start: container created');
     status.pid = res.pid;
@@ -129,7 +121,7 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
     if (attach && attachMod) {
       if (c.tty && attach.size) ctx.monitor.resize(bundle, attach.size.rows, attach.size.cols);
       socket = attachMod.AttachSocket.connect(ctx.monitor.attachSocket(bundle));
-      session = attachSession(ctx, bundle, socket, attach);
+      session = openSession(ctx, bundle, socket, { ...attach, tty: c.tty });
     }
     await ctx.runtime.start(c.id);
     trace('start: started');
@@ -143,6 +135,7 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
   status.exitCode = 0;
   ctx.containers.setState(c.id, 'running', status);
   ctx.events.record('container', 'start', c.id, c.name, { image: c.imageName });
+  if (needsTimers(c)) ensureTimerService(ctx);
   return session;
 }
 
@@ -151,24 +144,12 @@ async function failStart(ctx: EngineContext, rec: ContainerRecord, status: Conta
   const c = rec.config;
   try { await ctx.runtime.delete(c.id, true); } catch (e) { log.warn(`cleanup after failed start: ${messageOf(e)}`); }
   try { await unmountOverlay(overlayDirs(ctx.paths.container(c.id)).merged); } catch (e) { log.warn(`unmount after failed start: ${messageOf(e)}`); }
+  try { await releaseVolumes(ctx, c.id); } catch (e) { log.warn(`volume unmount after failed start: ${messageOf(e)}`); }
   fs.rmSync(ctx.paths.bundle(c.id), { recursive: true, force: true });
   const kind = isBerthError(err) ? err.kind : 'internal';
   const code = kind === 'command-not-found' ? 127 : kind === 'cannot-invoke' ? 126 : 125;
   ctx.containers.setState(c.id, rec.state === 'created' ? 'created' : 'exited',
     { ...status, pid: 0, conmonPid: 0, mounted: false, exitCode: code, error: messageOf(err) });
-}
-
-function attachSession(ctx: EngineContext, bundle: string, socket: AttachSocket, a: AttachStreams): AttachSession {
-  if (a.stdin) {
-    a.stdin.on('data', (d: Buffer) => { try { socket.write(Buffer.isBuffer(d) ? d : Buffer.from(d)); } catch { /* container gone */ } });
-    a.stdin.on('end', () => socket.closeStdin());
-  }
-  const done = socket.pump({ stdout: a.stdout, stderr: a.stderr }).finally(() => socket.close());
-  return {
-    done,
-    resize: (rows, cols) => ctx.monitor.resize(bundle, rows, cols),
-    detach: () => socket.close(),
-  };
 }
 
 export function logPath(ctx: EngineContext, id: string): string {
@@ -236,14 +217,54 @@ export interface CleanupOptions { applyPolicy: boolean }
 
 /** After the container exits: record the exit, release runtime state and mounts, honour --rm. */
 export async function cleanupContainer(ctx: EngineContext, id: string): Promise<void> {
-  await withContainerLock(ctx, id, 'cleanup', async () => {
+  const delay = await withContainerLock(ctx, id, 'cleanup', async () => {
     const rec = ctx.containers.get(id);
-    if (!rec) return;
+    if (!rec) return undefined;
     const seen = observe(ctx, rec);
-    if (isActive(seen)) return;
-    if (seen.state === 'exited' && !seen.status.mounted) return;
-    await cleanupLocked(ctx, seen, { applyPolicy: true });
+    if (isActive(seen)) return undefined;
+    if (seen.state === 'exited' && !seen.status.mounted) return undefined;
+    return restartDelay(await cleanupLocked(ctx, seen, { applyPolicy: true }));
   });
+  if (delay === undefined) return;
+  // Back off outside the lock, so `stop` or `rm` can still get in and cancel the restart.
+  if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+  await withContainerLock(ctx, id, 'restart', async () => {
+    const rec = ctx.containers.get(id);
+    if (!rec || rec.state !== 'exited' || restartDelay(rec) === undefined) return;
+    const ranMs = Date.parse(rec.status.finishedAt) - Date.parse(rec.status.startedAt);
+    const status = { ...rec.status, restartCount: rec.status.restartCount + 1, backoff: ranMs >= 10_000 ? 0 : (rec.status.backoff ?? 0) + 1 };
+    ctx.containers.setState(id, 'exited', status);
+    ctx.events.record('container', 'restart', id, rec.config.name, { image: rec.config.imageName });
+    await startLocked(ctx, { ...rec, status });
+  });
+}
+
+/** --health-on-failure=restart: stop and start again (the user did not stop it, so policies still apply later). */
+export async function restartAfterUnhealthy(ctx: EngineContext, id: string): Promise<void> {
+  await withContainerLock(ctx, id, 'restart', async () => {
+    const rec = observe(ctx, current(ctx, id));
+    if (isActive(rec)) await stopLocked(ctx, rec, rec.config.stopTimeout);
+    const after = ctx.containers.get(id);
+    if (!after || isActive(after)) return;
+    const status = { ...after.status, stoppedByUser: false, restartCount: after.status.restartCount + 1 };
+    ctx.events.record('container', 'restart', id, after.config.name, { image: after.config.imageName });
+    await startLocked(ctx, { ...after, status });
+  });
+}
+
+/**
+ * Milliseconds to wait before the restart policy restarts an exited container, or
+ * undefined for no restart. Quick crash loops back off (100 ms doubling, up to 30 s),
+ * like Docker; a run of 10 s or more resets the back-off.
+ */
+export function restartDelay(rec: ContainerRecord): number | undefined {
+  const { restartPolicy: p, autoRemove } = rec.config;
+  const s = rec.status;
+  if (autoRemove || s.stoppedByUser || p.name === 'no') return undefined;
+  if (p.name === 'on-failure' && (s.exitCode === 0 || (p.maximumRetryCount > 0 && s.restartCount >= p.maximumRetryCount))) return undefined;
+  const ranMs = Date.parse(s.finishedAt) - Date.parse(s.startedAt);
+  const fast = Number.isFinite(ranMs) && ranMs < 10_000 ? s.backoff ?? 0 : 0;
+  return fast === 0 ? 0 : Math.min(100 * 2 ** (fast - 1), 30_000);
 }
 
 export async function cleanupLocked(ctx: EngineContext, rec: ContainerRecord, opts: CleanupOptions): Promise<ContainerRecord> {
@@ -269,7 +290,10 @@ export async function stopContainer(ctx: EngineContext, id: string, timeoutSec?:
   return withContainerLock(ctx, id, 'stop', async () => {
     const rec = observe(ctx, current(ctx, id));
     if (!isActive(rec)) {
-      if (rec.state === 'stopped') await cleanupLocked(ctx, rec, { applyPolicy: true });
+      // Also cancels a restart the restart policy has scheduled.
+      const status = { ...rec.status, stoppedByUser: true };
+      ctx.containers.setState(id, rec.state, status);
+      if (rec.state === 'stopped') await cleanupLocked(ctx, { ...rec, status }, { applyPolicy: true });
       return false;
     }
     await stopLocked(ctx, rec, timeoutSec ?? rec.config.stopTimeout);
@@ -317,7 +341,8 @@ export async function killContainer(ctx: EngineContext, id: string, signal: stri
 
 // ---------- remove ----------
 
-export async function removeContainer(ctx: EngineContext, id: string, force: boolean): Promise<void> {
+/** `volumes`: also remove the container's anonymous volumes (rm -v). */
+export async function removeContainer(ctx: EngineContext, id: string, force: boolean, volumes = false): Promise<void> {
   await withContainerLock(ctx, id, 'remove', async () => {
     let rec = ctx.containers.get(id);
     if (!rec) return;
@@ -331,18 +356,21 @@ export async function removeContainer(ctx: EngineContext, id: string, force: boo
       if (!rec) return;
     }
     if (rec.state === 'stopped' || rec.status.mounted) rec = await cleanupLocked(ctx, rec, { applyPolicy: false });
-    await removeLocked(ctx, rec);
+    await removeLocked(ctx, rec, { volumes });
   });
 }
 
 /** Deletes the runtime's state and cgroup, unmounts the root and drops the bundle (in parallel: they are independent). */
 async function releaseRuntime(ctx: EngineContext, id: string): Promise<void> {
   await Promise.all([ctx.runtime.delete(id, true), unmountOverlay(overlayDirs(ctx.paths.container(id)).merged)]);
+  await releaseVolumes(ctx, id);
   fs.rmSync(ctx.paths.bundle(id), { recursive: true, force: true });
 }
 
-export async function removeLocked(ctx: EngineContext, rec: ContainerRecord): Promise<void> {
+export async function removeLocked(ctx: EngineContext, rec: ContainerRecord, opts: { volumes?: boolean } = {}): Promise<void> {
   const c = rec.config;
+  // Anonymous volumes go with the container on rm -v, and always with --rm containers (as Docker).
+  const anonymous = opts.volumes || c.autoRemove ? anonymousVolumesOf(ctx, c.id) : [];
   // Mark first: if we are killed half-way, recovery finishes the removal.
   ctx.containers.setState(c.id, 'removing', rec.status);
   if (rec.state !== 'exited' || rec.status.mounted || fs.existsSync(ctx.paths.bundle(c.id))) await releaseRuntime(ctx, c.id);
@@ -350,6 +378,7 @@ export async function removeLocked(ctx: EngineContext, rec: ContainerRecord): Pr
   ctx.containers.delete(c.id);
   removeLockFile(ctx, c.id);
   ctx.events.record('container', 'remove', c.id, c.name, { image: c.imageName });
+  await removeUnusedVolumes(ctx, anonymous);
 }
 
 function current(ctx: EngineContext, id: string): ContainerRecord {

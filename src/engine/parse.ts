@@ -2,7 +2,7 @@
 // (-v, --tmpfs, -e, --security-opt, sizes, durations, signals).
 import path from 'node:path';
 import { invalidArgument } from './errors.js';
-import type { MountSpec } from './container-types.js';
+import type { MountSpec, RestartPolicy } from './container-types.js';
 
 const BIND_OPTS = new Set(['ro', 'rw', 'z', 'Z', 'shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate', 'bind', 'rbind',
   'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec', 'U', 'O', 'copy', 'nocopy']);
@@ -49,6 +49,98 @@ export function parseTmpfs(spec: string): MountSpec {
     }
   }
   return { type: 'tmpfs', source: '', destination: path.posix.normalize(dst), options: opts.filter((o) => !o.includes('tmpcopyup')) };
+}
+
+// ----- --mount (feature: volumes) -----
+
+const PROPAGATIONS = ['shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate'];
+const MOUNT_USAGE = 'expected type=bind|volume|tmpfs,source=…,target=…[,readonly], e.g. type=volume,source=data,target=/data';
+
+/** `--mount type=bind|volume|tmpfs,source=…,target=…[,readonly][,volume-opt=K=V][,tmpfs-size=…]…` (CSV, as Docker). */
+export function parseMount(spec: string): MountSpec {
+  let type = 'volume', source = '', target = '', readonly = false;
+  const options: string[] = [];
+  const volOptions: Record<string, string> = {}, volLabels: Record<string, string> = {};
+  const typed: string[] = []; // type-specific keys given, checked against the type below
+  const bad = (why: string) => invalidArgument(`invalid --mount "${spec}": ${why}`);
+  for (const field of splitCsv(spec)) {
+    const eq = field.indexOf('=');
+    const key = (eq < 0 ? field : field.slice(0, eq)).trim().toLowerCase();
+    const val = eq < 0 ? undefined : field.slice(eq + 1);
+    const need = () => { if (!val) throw bad(`"${key}" needs a value`); return val; };
+    const flag = () => {
+      if (val === undefined || /^(true|1)$/i.test(val)) return true;
+      if (/^(false|0)$/i.test(val)) return false;
+      throw bad(`"${key}" must be true or false`);
+    };
+    const pair = (into: Record<string, string>) => {
+      const v = need(), i = v.indexOf('=');
+      if (i <= 0) throw bad(`"${key}" expects KEY=VALUE`);
+      into[v.slice(0, i)] = v.slice(i + 1);
+    };
+    if (/^(bind|volume|tmpfs)-/.test(key)) typed.push(key);
+    switch (key) {
+      case 'type': type = need(); break;
+      case 'source': case 'src': source = need(); break;
+      case 'target': case 'destination': case 'dst': target = need(); break;
+      case 'readonly': case 'ro': readonly = flag(); break;
+      case 'bind-propagation':
+        if (!PROPAGATIONS.includes(need())) throw bad(`bind-propagation must be one of ${PROPAGATIONS.join(', ')}`);
+        options.push(val!);
+        break;
+      case 'bind-nonrecursive': if (flag()) options.push('bind'); break;
+      case 'volume-opt': pair(volOptions); break;
+      case 'volume-label': pair(volLabels); break;
+      case 'volume-nocopy': if (flag()) options.push('nocopy'); break;
+      case 'volume-driver': if (need() !== 'local') throw bad(`volume driver "${val}" is not available: use local`); break;
+      case 'tmpfs-size': options.push(`size=${parseSize(need(), 'tmpfs-size')}`); break;
+      case 'tmpfs-mode':
+        if (!/^[0-7]{1,4}$/.test(need())) throw bad(`tmpfs-mode must be an octal mode such as 1777`);
+        options.push(`mode=${val}`);
+        break;
+      case 'consistency': case 'relabel': break; // macOS and SELinux hints: nothing to do here
+      default: throw bad(`unknown option "${key}"; ${MOUNT_USAGE}`);
+    }
+  }
+  if (type !== 'bind' && type !== 'volume' && type !== 'tmpfs') throw bad(`mount type "${type}" is not supported: use bind, volume or tmpfs`);
+  const wrong = typed.find((k) => !k.startsWith(`${type}-`));
+  if (wrong) throw bad(`"${wrong}" cannot be used with type=${type}`);
+  if (!target) throw bad(`target is required; ${MOUNT_USAGE}`);
+  if (!target.startsWith('/')) throw bad(`the target "${target}" must be an absolute path`);
+  if (readonly) options.push('ro');
+  const destination = path.posix.normalize(target);
+  if (type === 'tmpfs') {
+    if (source) throw bad('a tmpfs mount has no source');
+    return { type, source: '', destination, options };
+  }
+  if (type === 'bind') {
+    if (!source) throw bad('a bind mount needs a source (an absolute host path)');
+    if (!source.startsWith('/') && !source.startsWith('.')) throw bad(`the bind source "${source}" must be an absolute path`);
+    return { type, source: path.resolve(source), destination, options };
+  }
+  if (source && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(source)) throw bad(`invalid volume name "${source}": names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
+  const m: MountSpec = { type, source, destination, options };
+  if (Object.keys(volOptions).length || Object.keys(volLabels).length) m.volumeCreate = { anonymous: !source, labels: volLabels, options: volOptions };
+  return m;
+}
+
+/** Splits one CSV record: commas separate fields, double quotes protect them ("" is a quote). */
+function splitCsv(s: string): string[] {
+  const out: string[] = [];
+  let cur = '', quoted = false;
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i]!;
+    if (quoted) {
+      if (ch === '"' && s[i + 1] === '"') { cur += '"'; i++; }
+      else if (ch === '"') quoted = false;
+      else cur += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') { out.push(cur); cur = ''; }
+    else cur += ch;
+  }
+  if (quoted) throw invalidArgument(`invalid --mount "${s}": unterminated quote`);
+  out.push(cur);
+  return out.filter((f) => f.trim() !== '');
 }
 
 /** `KEY=VALUE` sets; a bare `KEY` copies the variable from `from` (skipped when unset). */
@@ -165,4 +257,13 @@ export function parseKeyValues(list: string[], what: string): Record<string, str
     else out[kv.slice(0, i)] = kv.slice(i + 1);
   }
   return out;
+}
+
+/** `--restart no|on-failure[:N]|always|unless-stopped`. */
+export function parseRestartPolicy(s: string): RestartPolicy {
+  const m = /^(no|always|unless-stopped|on-failure)(?::(\d+))?$/.exec(s);
+  if (!m || (m[2] !== undefined && m[1] !== 'on-failure')) {
+    throw invalidArgument(`invalid restart policy "${s}": use no, on-failure[:MAX-RETRIES], always or unless-stopped`);
+  }
+  return { name: m[1] as RestartPolicy['name'], maximumRetryCount: m[2] ? Number(m[2]) : 0 };
 }

@@ -6,9 +6,11 @@ import type { ContainerRecord } from './container-types.js';
 import type { ImageConfig, ImageRecord } from '../image/types.js';
 import { overlayDirs } from '../snapshot/overlay.js';
 import { containerCapabilities } from '../runtime/capabilities.js';
+import { parseDevice } from '../runtime/spec.js';
 import { ago, humanDuration, humanSize } from '../format/human.js';
 import { splitName } from '../image/reference.js';
 import { logPath } from './lifecycle.js';
+import { volumeSource } from './volume-mounts.js';
 
 export function displayState(rec: ContainerRecord): string {
   switch (rec.state) {
@@ -21,7 +23,7 @@ export function displayState(rec: ContainerRecord): string {
 export function statusText(rec: ContainerRecord, now = Date.now()): string {
   const s = rec.status;
   switch (rec.state) {
-    case 'running': return `Up ${humanDuration(now - Date.parse(s.startedAt))}`;
+    case 'running': return `Up ${humanDuration(now - Date.parse(s.startedAt))}${s.health ? ` (${s.health.status})` : ''}`;
     case 'paused': return `Up ${humanDuration(now - Date.parse(s.startedAt))} (Paused)`;
     case 'created': return s.error ? `Created (error)` : 'Created';
     case 'removing': return 'Removing';
@@ -57,6 +59,7 @@ export function containerInspect(ctx: EngineContext, rec: ContainerRecord): Reco
       StartedAt: s.startedAt || '0001-01-01T00:00:00Z',
       FinishedAt: s.finishedAt || '0001-01-01T00:00:00Z',
       StoppedByUser: s.stoppedByUser,
+      ...(c.healthcheck ? { Health: { Status: s.health?.status ?? 'starting', FailingStreak: s.health?.failingStreak ?? 0, Log: s.health?.log ?? [] } } : {}),
     },
     Image: c.imageId,
     ImageDigest: image?.record.manifestDigest ?? '',
@@ -82,10 +85,14 @@ export function containerInspect(ctx: EngineContext, rec: ContainerRecord): Reco
         UpperDir: dirs.upper, WorkDir: dirs.work, MergedDir: s.mounted ? dirs.merged : '',
       },
     },
-    Mounts: c.mounts.map((m) => ({
+    Mounts: c.mounts.map((m) => m.type === 'volume' ? {
+      // Docker's shape for volumes: the name, and the host directory as Source.
+      Type: 'volume', Name: m.source, Source: volumeSource(ctx, m.source), Destination: m.destination, Driver: 'local', Mode: '',
+      Options: m.options, RW: !m.options.includes('ro'), Propagation: '',
+    } : {
       Type: m.type, Source: m.source, Destination: m.destination, Driver: '', Mode: '',
       Options: m.options, RW: !m.options.includes('ro'), Propagation: m.type === 'bind' ? 'rprivate' : '',
-    })),
+    }),
     Dependencies: [],
     NetworkSettings: { Networks: {}, Ports: {}, SandboxKey: '' },
     Namespace: '',
@@ -111,6 +118,10 @@ export function containerInspect(ctx: EngineContext, rec: ContainerRecord): Reco
       Annotations: c.annotations,
       StopSignal: c.stopSignal,
       StopTimeout: c.stopTimeout,
+      ...(c.healthcheck ? { Healthcheck: {
+        Test: c.healthcheck.test, Interval: c.healthcheck.intervalMs * 1e6, Timeout: c.healthcheck.timeoutMs * 1e6,
+        StartPeriod: c.healthcheck.startPeriodMs * 1e6, Retries: c.healthcheck.retries,
+      }, HealthcheckOnFailureAction: c.healthcheck.onFailure } : {}),
     },
     HostConfig: {
       Binds: c.mounts.filter((m) => m.type === 'bind').map((m) => `${m.source}:${m.destination}${m.options.length ? ':' + m.options.join(',') : ''}`),
@@ -131,11 +142,16 @@ export function containerInspect(ctx: EngineContext, rec: ContainerRecord): Reco
       MemoryReservation: c.resources.memoryReservation ?? 0,
       MemorySwap: c.resources.memorySwap ?? 0,
       CpuShares: c.resources.cpuShares ?? 0,
-      CpuQuota: c.resources.cpuQuota ?? 0,
-      CpuPeriod: c.resources.cpuPeriod ?? 0,
+      // As Podman: --cpus shows as the CFS quota over a 100ms period too.
+      CpuQuota: c.resources.nanoCpus ? Math.round(c.resources.nanoCpus / 1e4) : c.resources.cpuQuota ?? 0,
+      CpuPeriod: c.resources.nanoCpus ? 100000 : c.resources.cpuPeriod ?? 0,
+      NanoCpus: c.resources.nanoCpus ?? 0,
       CpusetCpus: c.resources.cpusetCpus ?? '',
+      CpusetMems: c.resources.cpusetMems ?? '',
       PidsLimit: c.resources.pidsLimit ?? 0,
       BlkioWeight: c.resources.blkioWeight ?? 0,
+      OomKillDisable: false,
+      Devices: c.devices.map(parseDevice).map((d) => ({ PathOnHost: d.pathOnHost, PathInContainer: d.pathInContainer, CgroupPermissions: d.permissions })),
       Ulimits: c.ulimits,
       Sysctls: c.sysctls,
       ShmSize: c.shmSize,

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { libc, check } from '../sys/libc.js';
 
-const AF_UNIX = 1, SOCK_SEQPACKET = 5, SOCK_CLOEXEC = 0o2000000, O_PATH = 0o10000000, SHUT_WR = 1;
+const AF_UNIX = 1, SOCK_SEQPACKET = 5, SOCK_CLOEXEC = 0o2000000, O_PATH = 0o10000000, SHUT_WR = 1, SHUT_RDWR = 2;
 const PACKET = 8193;
 
 export interface AttachHandlers {
@@ -19,6 +19,8 @@ export function preload(): void {
 
 export class AttachSocket {
   private closed = false;
+  private pumping = false;
+  private released = false;
   private constructor(readonly fd: number) {}
 
   /** Connects to `socketPath`; long paths go through /proc/self/fd to dodge the 108-byte sun_path limit. */
@@ -45,23 +47,29 @@ export class AttachSocket {
     return new AttachSocket(fd);
   }
 
-  /** Reads packets until conmon closes the socket (the container exited). */
+  /** Reads packets until conmon closes the socket (the container exited) or close() is called. */
   async pump(h: AttachHandlers): Promise<void> {
+    this.pumping = true;
     const buf = Buffer.alloc(PACKET);
-    for (;;) {
-      let n: number;
-      try {
-        n = await new Promise<number>((resolve, reject) => fs.read(this.fd, buf, 0, PACKET, null, (e, bytes) => (e ? reject(e) : resolve(bytes))));
-      } catch (e) {
-        if (this.closed) return;
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ECONNRESET' || code === 'EBADF') return;
-        throw e;
+    try {
+      for (;;) {
+        let n: number;
+        try {
+          n = await new Promise<number>((resolve, reject) => fs.read(this.fd, buf, 0, PACKET, null, (e, bytes) => (e ? reject(e) : resolve(bytes))));
+        } catch (e) {
+          if (this.closed) return;
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'ECONNRESET' || code === 'EBADF') return;
+          throw e;
+        }
+        if (n === 0 || this.closed) return;
+        const payload = Buffer.from(buf.subarray(1, n));
+        if (buf[0] === 3) h.stderr(payload);
+        else h.stdout(payload);
       }
-      if (n === 0) return;
-      const payload = Buffer.from(buf.subarray(1, n));
-      if (buf[0] === 3) h.stderr(payload);
-      else h.stdout(payload);
+    } finally {
+      this.pumping = false;
+      this.release();
     }
   }
 
@@ -75,8 +83,17 @@ export class AttachSocket {
     if (!this.closed) libc().shutdown(this.fd, SHUT_WR);
   }
 
+  /** Disconnects; a pump in progress returns (shutdown wakes its blocked read), then the fd is closed. */
   close(): void {
     if (this.closed) return;
+    this.closed = true;
+    libc().shutdown(this.fd, SHUT_RDWR);
+    if (!this.pumping) this.release();
+  }
+
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
     this.closed = true;
     libc().close(this.fd);
   }

@@ -4,10 +4,10 @@
 // then runs our exit command (`berth container cleanup ID`).
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import type { Socket } from 'node:net';
-import type { Monitor, MonitorCreateOptions, MonitorResult, OciRuntime } from './runtime.js';
-import { BerthError } from '../engine/errors.js';
+import type { Monitor, MonitorCreateOptions, MonitorResult, OciRuntime, MonitorExecOptions, ExecHandle } from './runtime.js';
+import { BerthError, isBerthError } from '../engine/errors.js';
+import { spawnConmon, withTimeout } from './conmon-pipes.js';
+import { runtimeFailure } from './errors.js';
 
 const CREATE_TIMEOUT_MS = 120_000;
 
@@ -30,12 +30,10 @@ export class Conmon implements Monitor {
     }
   }
 
-  create(o: MonitorCreateOptions): Promise<MonitorResult> {
+  async create(o: MonitorCreateOptions): Promise<MonitorResult> {
     const args = [
       '--api-version', '1', '-c', o.id, '-u', o.id, '-n', o.name,
-      '-r', this.runtime.path,
-      ...this.runtime.globalArgs.flatMap((a) => ['--runtime-arg', a]),
-      '--runtime-arg', '--log-format=json', '--runtime-arg', `--log=${this.runtimeLog(o.bundle)}`,
+      ...this.runtimeArgs(o.bundle),
       '-b', o.bundle, '-p', path.join(o.bundle, 'pidfile'), '-P', path.join(o.bundle, 'conmon.pid'),
       '--exit-dir', o.bundle, '--persist-dir', o.bundle, '--socket-dir-path', o.bundle, '--full-attach',
       '--log-level', 'error',
@@ -44,64 +42,110 @@ export class Conmon implements Monitor {
     if (o.logSizeMax && o.logSizeMax > 0) args.push('--log-size-max', String(o.logSizeMax));
     if (o.tty) args.push('-t');
     if (o.stdin) args.push('-i');
-    if (o.exitCommand.length) {
-      args.push('--exit-command', o.exitCommand[0]!);
-      for (const a of o.exitCommand.slice(1)) args.push('--exit-command-arg', a);
-    }
-    const errFd = fs.openSync(path.join(o.bundle, 'conmon.err'), 'a');
-    const child = spawn(this.path, args, {
-      cwd: o.bundle,
-      stdio: ['ignore', 'ignore', errFd, 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', HOME: process.env.HOME ?? '/root' },
-      detached: true,
-    });
-    fs.closeSync(errFd);
-    const sync = child.stdio[3] as Socket;
-    const startPipe = child.stdio[4] as Socket;
-    return new Promise<MonitorResult>((resolve, reject) => {
-      let buf = '';
-      let done = false;
-      const finish = (err: Error | undefined, res?: MonitorResult) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        sync.destroy();
-        startPipe.destroy();
-        child.unref();
-        if (err) reject(err);
-        else resolve(res!);
-      };
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        finish(new BerthError('runtime', `conmon did not report the container within ${CREATE_TIMEOUT_MS / 1000}s`));
-      }, CREATE_TIMEOUT_MS);
-      child.on('error', (e) => finish(new BerthError('runtime', `cannot run conmon (${this.path}): ${e.message}; install conmon`)));
-      sync.on('data', (d: Buffer) => {
-        buf += d.toString();
-        const nl = buf.indexOf('\n');
-        if (nl < 0) return;
-        let msg: { data: number; message?: string };
-        try {
-          msg = JSON.parse(buf.slice(0, nl)) as { data: number; message?: string };
-        } catch {
-          return finish(new BerthError('runtime', `conmon sent an unreadable message: ${buf.slice(0, 200)}`));
+    // With a tty, end of input is a ^D through the pty; a client that detaches must not close stdin.
+    if (o.tty && o.stdin) args.push('--leave-stdin-open');
+    args.push(...exitCommandArgs(o.exitCommand));
+    const proc = spawnConmon(this.path, args, o.bundle, path.join(o.bundle, 'conmon.err'));
+    proc.child.on('error', () => { /* reported through the sync pipe closing */ });
+    try {
+      proc.start();
+      let msg;
+      try {
+        msg = await withTimeout(proc.sync.next(), CREATE_TIMEOUT_MS, 'conmon to create the container');
+      } catch (e) {
+        if (isBerthError(e) && /closed/.test(e.message)) {
+          throw this.createError(o.bundle, readOr(path.join(o.bundle, 'conmon.err')).trim() || 'conmon exited before reporting the container');
         }
-        if (msg.data < 0) return finish(this.createError(o.bundle, msg.message));
-        const monitorPid = Number(readOr(path.join(o.bundle, 'conmon.pid')).trim()) || 0;
-        finish(undefined, { pid: msg.data, monitorPid });
-      });
-      sync.on('close', () => {
-        if (!done) finish(this.createError(o.bundle, readOr(path.join(o.bundle, 'conmon.err')).trim() || 'conmon exited before reporting the container'));
-      });
-      sync.on('error', () => { /* reported by close */ });
-      startPipe.on('error', () => { /* conmon gone: reported via sync close */ });
-      // conmon waits for one byte on the start pipe before it forks and creates the container.
-      startPipe.write(Buffer.from([0]));
-    });
+        throw e;
+      }
+      if (msg.data < 0) throw this.createError(o.bundle, msg.message);
+      const monitorPid = Number(readOr(path.join(o.bundle, 'conmon.pid')).trim()) || 0;
+      return { pid: msg.data, monitorPid };
+    } catch (e) {
+      proc.child.kill('SIGKILL');
+      throw e;
+    } finally {
+      proc.release();
+    }
   }
 
-  /** Turns runc's failure into a typed error; exec failures map to 126/127 like Podman. */
-  private createError(bundle: string, message?: string): BerthError {
+  /**
+   * Starts `runc exec` under its own conmon. With `attach`, resolves once the exec's
+   * attach socket is ready: connect to it, then call begin() to run the process.
+   */
+  async exec(o: MonitorExecOptions): Promise<ExecHandle> {
+    const args = [
+      '--api-version', '1', '-c', o.containerId, '-u', o.execId, '-n', o.name,
+      ...this.runtimeArgs(o.execDir),
+      '-b', o.execDir, '-p', path.join(o.execDir, 'exec_pid'), '--exit-dir', o.execDir, '--socket-dir-path', o.execDir,
+      '--full-attach', '-l', 'none', '--log-level', 'error',
+      '-e', '--exec-process-spec', o.processSpec,
+    ];
+    if (o.attach) args.push('--exec-attach');
+    if (o.tty) args.push('-t');
+    if (o.stdin) args.push('-i');
+    const proc = spawnConmon(this.path, args, o.execDir, path.join(o.execDir, 'conmon.err'), { attachPipe: o.attach });
+    proc.child.on('error', () => { /* reported through the pipes closing */ });
+    const failed = (e: unknown) => {
+      proc.child.kill('SIGKILL');
+      proc.release();
+      if (isBerthError(e) && /closed/.test(e.message)) throw this.createError(o.execDir, readOr(path.join(o.execDir, 'conmon.err')).trim() || 'conmon exited before starting the exec');
+      throw e;
+    };
+    proc.start();
+    if (o.attach) {
+      try {
+        await withTimeout(proc.attach!.next(), CREATE_TIMEOUT_MS, 'the exec attach socket');
+      } catch (e) {
+        failed(e);
+      }
+    }
+    let begun = false;
+    const begin = async (): Promise<number> => {
+      if (begun) throw new BerthError('internal', 'exec already started');
+      begun = true;
+      if (o.attach) proc.start();
+      let msg;
+      try {
+        msg = await withTimeout(proc.sync.next(), CREATE_TIMEOUT_MS, 'conmon to start the exec');
+      } catch (e) {
+        return failed(e);
+      }
+      if (msg.data < 0) {
+        proc.release();
+        throw this.createError(o.execDir, msg.message);
+      }
+      return msg.data;
+    };
+    return {
+      socketPath: this.attachSocket(o.execDir),
+      begin,
+      exitCode: async () => {
+        try {
+          const msg = await proc.sync.next();
+          return msg.data;
+        } catch {
+          // conmon died or was detached from: fall back to its exit file.
+          const code = readOr(path.join(o.execDir, o.containerId)).trim();
+          return code ? Number(code) : -1;
+        } finally {
+          proc.release();
+        }
+      },
+      release: () => proc.release(),
+    };
+  }
+
+  runtimeArgs(logDir: string): string[] {
+    return [
+      '-r', this.runtime.path,
+      ...this.runtime.globalArgs.flatMap((a) => ['--runtime-arg', a]),
+      '--runtime-arg', '--log-format=json', '--runtime-arg', `--log=${this.runtimeLog(logDir)}`,
+    ];
+  }
+
+  /** Turns runc's failure (from conmon's message or runc's JSON log) into a typed error. */
+  createError(bundle: string, message?: string): BerthError {
     let detail = message ?? '';
     const ociLog = readOr(this.runtimeLog(bundle));
     for (const line of ociLog.trim().split('\n').reverse()) {
@@ -110,17 +154,15 @@ export class Conmon implements Monitor {
         if (j.level === 'error' && j.msg) { detail = j.msg; break; }
       } catch { /* not JSON */ }
     }
-    detail = detail.replace(/^runc create failed: /, '').trim() || 'unknown error';
-    if (/executable file not found|no such file or directory/.test(detail) && /exec:|stat /.test(detail)) {
-      return new BerthError('command-not-found', `${detail}: OCI runtime attempted to invoke a command that was not found`);
-    }
-    if (/permission denied/.test(detail) && /exec/.test(detail)) {
-      return new BerthError('cannot-invoke', `${detail}: OCI permission denied`);
-    }
-    return new BerthError('runtime', `OCI runtime error: ${detail}`);
+    return runtimeFailure(detail);
   }
 }
 
-function readOr(file: string): string {
+export function exitCommandArgs(cmd: string[]): string[] {
+  if (!cmd.length) return [];
+  return ['--exit-command', cmd[0]!, ...cmd.slice(1).flatMap((a) => ['--exit-command-arg', a])];
+}
+
+export function readOr(file: string): string {
   try { return fs.readFileSync(file, 'utf8'); } catch { return ''; }
 }

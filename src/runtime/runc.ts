@@ -5,6 +5,26 @@ import type { OciRuntime, RuntimeState } from './runtime.js';
 import { run } from '../sys/exec.js';
 import { BerthError } from '../engine/errors.js';
 import { pidAlive, pidStartTime } from '../sys/fsutil.js';
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { runtimeFailure } from './errors.js';
+
+function osSignal(name: NodeJS.Signals): number {
+  return (constants.signals as Record<string, number>)[name] ?? 0;
+}
+
+/** runc's error from its JSON log (written only when runc itself failed). */
+function runcError(logFile: string): BerthError | undefined {
+  let text = '';
+  try { text = fs.readFileSync(logFile, 'utf8'); } catch { return undefined; }
+  for (const line of text.trim().split('\n').reverse()) {
+    try {
+      const j = JSON.parse(line) as { level?: string; msg?: string };
+      if (j.level === 'error' && j.msg) return runtimeFailure(j.msg);
+    } catch { /* not JSON */ }
+  }
+  return undefined;
+}
 
 /** The parts of runc's own state file (<root>/<id>/state.json) that deletion needs. */
 interface RuncStateFile {
@@ -79,11 +99,70 @@ export class Runc implements OciRuntime {
     return JSON.parse(r.stdout) as RuntimeState;
   }
 
+  /**
+   * Runs a process in the container in the foreground with the caller's own
+   * stdio (no monitor, no tty): the fastest exec. Resolves with the process's exit
+   * code; runc's own failure is read from its log and thrown.
+   */
+  execForeground(id: string, processFile: string, logFile: string, stdin: boolean): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.path, [...this.globalArgs, '--log', logFile, '--log-format', 'json', 'exec', '--process', processFile, id], { stdio: [stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'] });
+      const forward = (sig: NodeJS.Signals) => child.kill(sig);
+      const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+      for (const sig of signals) process.on(sig, forward);
+      child.on('error', (e) => reject(new BerthError('runtime', `cannot run ${this.path}: ${e.message}`)));
+      child.on('close', (code, signal) => {
+        for (const sig of signals) process.off(sig, forward);
+        const failure = runcError(logFile);
+        if (failure) reject(failure);
+        else resolve(code ?? 128 + (signal ? osSignal(signal) : 0));
+      });
+    });
+  }
+
+  /**
+   * Runs a process in the container and captures its combined output (at most
+   * `maxOutput` bytes), killing it after `timeoutMs`. For health checks.
+   */
+  execCapture(id: string, processFile: string, dir: string, timeoutMs: number, maxOutput = 4096): Promise<{ code: number; output: string; timedOut: boolean }> {
+    const pidFile = path.join(dir, 'pid');
+    const logFile = path.join(dir, 'oci-log');
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.path, [...this.globalArgs, '--log', logFile, '--log-format', 'json', 'exec', '--pid-file', pidFile, '--process', processFile, id],
+        { stdio: ['ignore', 'pipe', 'pipe'] });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const collect = (d: Buffer) => { if (size < maxOutput) { chunks.push(d); size += d.length; } };
+      child.stdout!.on('data', collect);
+      child.stderr!.on('data', collect);
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        // Killing runc would orphan the process inside the container: kill the process itself.
+        const pid = Number(fs.readFileSync(pidFile, { encoding: 'utf8', flag: 'a+' }).trim());
+        try { if (pid > 0) process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+        child.kill('SIGKILL');
+      }, timeoutMs);
+      child.on('error', (e) => { clearTimeout(timer); reject(new BerthError('runtime', `cannot run ${this.path}: ${e.message}`)); });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        const failure = timedOut ? undefined : runcError(logFile);
+        if (failure) return reject(failure);
+        resolve({ code: code ?? 128 + (signal ? osSignal(signal) : 0), output: Buffer.concat(chunks).subarray(0, maxOutput).toString(), timedOut });
+      });
+    });
+  }
+
   async pause(id: string): Promise<void> {
     await this.runc(['pause', id]);
   }
 
   async resume(id: string): Promise<void> {
     await this.runc(['resume', id]);
+  }
+
+  async update(id: string, resourcesFile: string): Promise<void> {
+    const r = await this.runc(['update', '--resources', resourcesFile, id], true);
+    if (r.code !== 0) throw new BerthError('runtime', `runc update ${id} failed: ${r.stderr.trim().split('\n').pop()}; the limits were not changed`);
   }
 }

@@ -2,12 +2,13 @@
 // bounded capabilities, the default seccomp profile, masked and read-only /proc
 // and /sys paths, rlimits clamped to the host, an absolute cgroup path.
 import fs from 'node:fs';
-import type { OciSpec, OciMount, OciRlimit, OciDeviceRule, OciDevice } from './oci.js';
-import type { ContainerConfig } from '../engine/container-types.js';
+import type { OciSpec, OciMount, OciRlimit, OciDeviceRule, OciDevice, OciResources } from './oci.js';
+import type { ContainerConfig, Resources } from '../engine/container-types.js';
 import { containerCapabilities } from './capabilities.js';
 import { defaultSeccompProfile, type LinuxSeccomp } from './seccomp.js';
 import { invalidArgument } from '../engine/errors.js';
 import { parseUlimit, hostHardLimits } from './ulimits.js';
+import { swapAccounting } from '../sys/cgroups.js';
 
 export const INIT_PATH_IN_CONTAINER = '/run/berth-init';
 
@@ -24,6 +25,8 @@ export interface SpecInput {
   defaultUlimits: string[];
   defaultPidsLimit: number;
   netnsPath?: string;
+  /** Host directory a named or anonymous volume binds (its _data, or the filesystem mounted there). */
+  volumeSource?: (name: string) => string;
 }
 
 const MASKED_PATHS = ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
@@ -83,6 +86,7 @@ export function buildSpec(inp: SpecInput): OciSpec {
   } else {
     spec.linux.devices = hostDevices();
   }
+  addDevices(spec, c.devices);
   const seccomp = seccompFor(c, caps);
   if (seccomp) spec.linux.seccomp = seccomp;
   return spec;
@@ -134,17 +138,24 @@ function mounts(c: ContainerConfig, inp: SpecInput): OciMount[] {
     if (m.type === 'tmpfs') {
       list.push({ destination: m.destination, type: 'tmpfs', source: 'tmpfs', options: tmpfsOptions(m.options) });
     } else {
-      const opts = m.options.filter((o) => o !== 'rw' && o !== 'ro');
+      // copy/nocopy only steer seeding a volume from the image; they are not mount options.
+      const opts = m.options.filter((o) => o !== 'rw' && o !== 'ro' && o !== 'copy' && o !== 'nocopy');
       const readonly = m.options.includes('ro');
       if (!opts.some((o) => o === 'bind' || o === 'rbind')) opts.push('rbind');
       if (!opts.some((o) => /^r?(private|shared|slave)$/.test(o))) opts.push('rprivate');
-      list.push({ destination: m.destination, type: 'bind', source: m.source, options: [...opts, readonly ? 'ro' : 'rw'] });
+      const source = m.type === 'volume' ? volumeHostPath(inp, m.source) : m.source;
+      list.push({ destination: m.destination, type: 'bind', source, options: [...opts, readonly ? 'ro' : 'rw'] });
     }
   }
   if (c.init && inp.initPath) {
     list.push({ destination: INIT_PATH_IN_CONTAINER, type: 'bind', source: inp.initPath, options: ['bind', 'rprivate', 'ro', 'nosuid', 'nodev'] });
   }
   return list;
+}
+
+function volumeHostPath(inp: SpecInput, name: string): string {
+  if (!inp.volumeSource) throw invalidArgument(`volume ${name} cannot be mounted here: no volume store was given`);
+  return inp.volumeSource(name);
 }
 
 function tmpfsOptions(opts: string[]): string[] {
@@ -155,24 +166,81 @@ function tmpfsOptions(opts: string[]): string[] {
 
 function resources(c: ContainerConfig, defaultPids: number) {
   const r = c.resources;
-  const res: OciSpec['linux']['resources'] = { devices: c.privileged ? [{ allow: true, access: 'rwm' }] : [...DEVICE_RULES] };
+  const res: OciSpec['linux']['resources'] = { devices: c.privileged ? [{ allow: true, access: 'rwm' }] : [...DEVICE_RULES], ...limitResources(r) };
   const pids = r.pidsLimit ?? defaultPids;
   if (pids > 0) res.pids = { limit: pids };
+  else delete res.pids;
+  return res;
+}
+
+/** The cgroup limits of `r` (no device rules): for the spec, and what `runc update --resources` reads. */
+export function limitResources(r: Resources): OciResources {
+  const res: OciResources = {};
+  if (r.pidsLimit) res.pids = { limit: r.pidsLimit };
   if (r.memory || r.memoryReservation || r.memorySwap) {
     res.memory = {};
     if (r.memory) res.memory.limit = r.memory;
     if (r.memoryReservation) res.memory.reservation = r.memoryReservation;
-    if (r.memorySwap) res.memory.swap = r.memorySwap;
+    // Without swap accounting (no memsw files) the runtime cannot set it.
+    if (r.memorySwap && swapAccounting()) res.memory.swap = r.memorySwap;
   }
-  if (r.cpuShares || r.cpuQuota || r.cpusetCpus || r.cpusetMems) {
+  const quota = r.nanoCpus ? Math.round((r.nanoCpus * 100000) / 1e9) : r.cpuQuota;
+  if (r.cpuShares || quota || r.cpuPeriod || r.cpusetCpus || r.cpusetMems) {
     res.cpu = {};
     if (r.cpuShares) res.cpu.shares = r.cpuShares;
-    if (r.cpuQuota) { res.cpu.quota = r.cpuQuota; res.cpu.period = r.cpuPeriod || 100000; }
+    if (quota) { res.cpu.quota = quota; res.cpu.period = (!r.nanoCpus && r.cpuPeriod) || 100000; }
+    else if (r.cpuPeriod) res.cpu.period = r.cpuPeriod;
     if (r.cpusetCpus) res.cpu.cpus = r.cpusetCpus;
     if (r.cpusetMems) res.cpu.mems = r.cpusetMems;
   }
   if (r.blkioWeight) res.blockIO = { weight: r.blkioWeight };
   return res;
+}
+
+// ---------- --device HOST[:CONTAINER][:PERMISSIONS] ----------
+
+export interface DeviceMapping { pathOnHost: string; pathInContainer: string; permissions: string }
+
+/** Docker's syntax: a second field that looks like permissions (r, w, m) is the permissions. */
+export function parseDevice(spec: string): DeviceMapping {
+  const parts = spec.split(':');
+  const isPerms = (s: string) => /^(?!.*(.).*\1)[rwm]{1,3}$/.test(s);
+  let dst = '', perms = 'rwm';
+  if (parts.length === 3) { dst = parts[1]!; perms = parts[2]!; }
+  else if (parts.length === 2) { if (isPerms(parts[1]!)) perms = parts[1]!; else dst = parts[1]!; }
+  else if (parts.length !== 1) throw invalidArgument(`invalid --device "${spec}": use HOST[:CONTAINER][:PERMISSIONS], e.g. /dev/fuse:/dev/fuse:rwm`);
+  const src = parts[0]!;
+  if (!dst) dst = src;
+  if (!isPerms(perms)) throw invalidArgument(`invalid --device "${spec}": permissions "${perms}" must be a combination of r, w and m`);
+  if (!src.startsWith('/') || !dst.startsWith('/')) throw invalidArgument(`invalid --device "${spec}": both paths must be absolute`);
+  return { pathOnHost: src, pathInContainer: dst, permissions: perms };
+}
+
+/** The device node behind a mapping, as the spec describes it; a missing host device is the user's error. */
+export function resolveDevice(d: DeviceMapping): OciDevice {
+  let st: fs.Stats;
+  try { st = fs.statSync(d.pathOnHost); } catch {
+    throw invalidArgument(`--device ${d.pathOnHost}: no such device on this host; give the path of an existing device node (e.g. /dev/fuse)`);
+  }
+  if (!st.isCharacterDevice() && !st.isBlockDevice()) throw invalidArgument(`--device ${d.pathOnHost}: not a device node; give a character or block device such as /dev/fuse`);
+  const { major, minor } = devNumbers(st.rdev);
+  return { path: d.pathInContainer, type: st.isCharacterDevice() ? 'c' : 'b', major, minor, fileMode: st.mode & 0o777, uid: st.uid, gid: st.gid };
+}
+
+function devNumbers(rdev: number): { major: number; minor: number } {
+  const r = BigInt(rdev);
+  return { major: Number((r >> 8n) & 0xfffn), minor: Number((r & 0xffn) | ((r >> 12n) & 0xfff00n)) };
+}
+
+/** A node in the container's /dev plus a device-cgroup rule allowing the given access. */
+function addDevices(spec: OciSpec, devices: string[]): void {
+  for (const s of devices) {
+    const m = parseDevice(s);
+    const dev = resolveDevice(m);
+    spec.linux.devices = [...(spec.linux.devices ?? []).filter((x) => x.path !== dev.path), dev];
+    spec.linux.resources.devices ??= [];
+    spec.linux.resources.devices.push({ allow: true, type: dev.type, major: dev.major, minor: dev.minor, access: m.permissions });
+  }
 }
 
 /** Ulimits as rlimits, never above the host's hard limits (runc cannot raise them). */

@@ -38,4 +38,19 @@ export const MIGRATIONS: string[] = [
     attributes TEXT
   );
   `,
+  // volumes: named and anonymous volumes, and which containers use them.
+  `
+  CREATE TABLE volumes (
+    name TEXT PRIMARY KEY,
+    driver TEXT NOT NULL,           -- local
+    created INTEGER NOT NULL,       -- unix ms
+    json TEXT NOT NULL              -- labels, options (type/device/o), anonymous, needsCopyUp
+  );
+  CREATE TABLE container_volumes (
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    volume TEXT NOT NULL REFERENCES volumes(name),   -- a used volume cannot be deleted
+    PRIMARY KEY (container_id, volume)
+  );
+  CREATE INDEX container_volumes_by_volume ON container_volumes(volume);
+  `,
 ];

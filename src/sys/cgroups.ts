@@ -53,3 +53,14 @@ export function memoryCgroupDir(rel: string): string | undefined {
   const p = fs.existsSync(v2) ? path.join(ROOT, rel) : path.join(ROOT, 'memory', rel);
   return fs.existsSync(p) ? p : undefined;
 }
+
+let swapCache: boolean | undefined;
+/** Whether the kernel accounts swap per cgroup (memsw files in v1, memory.swap.max in v2). */
+export function swapAccounting(): boolean {
+  if (swapCache === undefined) {
+    swapCache = fs.existsSync(path.join(ROOT, 'cgroup.controllers'))
+      ? fs.readdirSync(ROOT).some((d) => fs.existsSync(path.join(ROOT, d, 'memory.swap.max')))
+      : fs.existsSync(path.join(ROOT, 'memory', 'memory.memsw.limit_in_bytes'));
+  }
+  return swapCache;
+}

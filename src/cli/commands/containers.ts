@@ -133,7 +133,7 @@ export const rmCommand: Command = {
     const force = bool(p.flags.force), ignore = bool(p.flags.ignore) || (force && false);
     return forEach(ctx, refs, async (ref) => {
       try {
-        await engine.removeContainer(ref, { force });
+        await engine.removeContainer(ref, { force, volumes: bool(p.flags.volumes) });
       } catch (e) {
         if ((ignore || force) && isBerthError(e, 'not-found')) return undefined;
         throw e;
@@ -189,11 +189,34 @@ export const killCommand: Command = {
 
 export const waitCommand: Command = {
   name: 'wait',
-  usage: 'CONTAINER [CONTAINER...]',
-  summary: 'Wait for containers to stop and print their exit codes',
+  usage: '[options] CONTAINER [CONTAINER...]',
+  summary: 'Wait for containers to reach a condition (default: stopped) and print their exit codes',
+  flags: [{ name: 'condition', type: 'strings', help: 'Condition: stopped, running, paused, removed, healthy, unhealthy, next-exit', arg: 'STATE' }],
   minArgs: 1,
   async run(ctx, p) {
-    return forEach(ctx, p.args, async (ref) => String(await ctx.engine().waitContainer(ref)));
+    const conditions = list(p.flags.condition);
+    return forEach(ctx, p.args, async (ref) => {
+      if (!conditions.length) return String(await ctx.engine().waitContainer(ref));
+      // Any of the given conditions.
+      const codes = await Promise.race(conditions.map((c) => ctx.engine().waitContainerCondition(ref, c)));
+      return String(codes);
+    });
+  },
+};
+
+export const restartCommand: Command = {
+  name: 'restart',
+  usage: '[options] CONTAINER [CONTAINER...]',
+  summary: 'Restart one or more containers',
+  flags: [
+    { name: 'time', short: 't', type: 'int', help: 'Seconds to wait before killing the container', arg: 'SECONDS' },
+    { name: 'all', short: 'a', type: 'bool', help: 'Restart all containers' },
+  ],
+  async run(ctx, p) {
+    const engine = ctx.engine();
+    const refs = bool(p.flags.all) ? engine.listContainers({ all: true }).map((r) => r.config.id) : p.args;
+    if (!refs.length && !bool(p.flags.all)) throw invalidArgument('"berth restart" requires at least one container name or ID, or --all');
+    return forEach(ctx, refs, async (ref) => { await engine.restartContainer(ref, int(p.flags.time)); return ref; });
   },
 };
 

@@ -4,7 +4,9 @@ import type { FlagSpec, Parsed } from '../args.js';
 import { str, list, bool, int } from '../args.js';
 import type { CreateOptions } from '../../engine/engine.js';
 import { invalidArgument } from '../../engine/errors.js';
-import { parseEnv, parseEnvFile, parseKeyValues, parseSize } from '../../engine/parse.js';
+import { parseEnv, parseEnvFile, parseKeyValues, parseSize, parseRestartPolicy } from '../../engine/parse.js';
+import { parseMount } from '../../engine/parse.js';
+import { RESOURCE_FLAGS, DEVICE_FLAG, resourcesFromFlags } from './resources.js';
 
 export const CREATE_FLAGS: FlagSpec[] = [
   { name: 'name', type: 'string', help: 'Assign a name to the container', arg: 'NAME' },
@@ -17,6 +19,8 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { name: 'entrypoint', type: 'string', help: 'Overwrite the image ENTRYPOINT', arg: 'CMD' },
   { name: 'volume', short: 'v', type: 'strings', help: 'Bind mount a volume (SRC:DST[:ro])', arg: 'VOLUME' },
   { name: 'tmpfs', type: 'strings', help: 'Mount a tmpfs (DST[:OPTIONS])', arg: 'TMPFS' },
+  { name: 'mount', type: 'strings', help: 'Attach a mount: type=bind|volume|tmpfs,source=…,target=…[,readonly]', arg: 'MOUNT' },
+  { name: 'volumes-from', type: 'strings', help: 'Mount the volumes of another container (CONTAINER[:ro|rw])', arg: 'CONTAINER' },
   { name: 'read-only', type: 'bool', help: 'Mount the root filesystem read-only' },
   { name: 'read-only-tmpfs', type: 'bool', default: true, help: 'With --read-only, mount tmpfs on /run, /tmp and /var/tmp' },
   { name: 'network', type: 'string', help: 'Network mode: none or host', arg: 'MODE' },
@@ -36,11 +40,20 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { name: 'ulimit', type: 'strings', help: 'Ulimit options (name=soft[:hard])', arg: 'ULIMIT' },
   { name: 'sysctl', type: 'strings', help: 'Namespaced kernel parameters', arg: 'KEY=VALUE' },
   { name: 'shm-size', type: 'string', help: 'Size of /dev/shm', arg: 'SIZE' },
-  { name: 'pids-limit', type: 'int', help: 'Tune the container pids limit (-1 unlimited)', arg: 'N' },
-  { name: 'memory', short: 'm', type: 'string', help: 'Memory limit', arg: 'SIZE' },
+  ...RESOURCE_FLAGS,
+  DEVICE_FLAG,
   { name: 'cgroup-parent', type: 'string', help: 'Cgroup parent for the container', arg: 'PATH' },
   { name: 'log-driver', type: 'string', help: 'Logging driver: k8s-file or none', arg: 'DRIVER' },
   { name: 'log-opt', type: 'strings', help: 'Logging driver options', arg: 'KEY=VALUE' },
+  { name: 'restart', type: 'string', help: 'Restart policy: no, on-failure[:N], always, unless-stopped', arg: 'POLICY' },
+  { name: 'cidfile', type: 'string', help: 'Write the container ID to this file', arg: 'FILE' },
+  { name: 'health-cmd', type: 'string', help: 'Command to check health (a shell command, a JSON array, or "none")', arg: 'CMD' },
+  { name: 'health-interval', type: 'string', help: 'Time between health checks (e.g. 30s)', arg: 'DURATION' },
+  { name: 'health-timeout', type: 'string', help: 'Maximum time a health check may take', arg: 'DURATION' },
+  { name: 'health-retries', type: 'int', help: 'Consecutive failures needed to report unhealthy', arg: 'N' },
+  { name: 'health-start-period', type: 'string', help: 'Initialization time during which failures do not count', arg: 'DURATION' },
+  { name: 'health-on-failure', type: 'string', help: 'Action when unhealthy: none, kill, restart, stop', arg: 'ACTION' },
+  { name: 'no-healthcheck', type: 'bool', help: 'Disable any health check of the image' },
   { name: 'pull', type: 'string', help: 'Pull policy (only "never" and "missing" with local images for now)', arg: 'POLICY' },
 ];
 
@@ -57,6 +70,8 @@ export function toCreateOptions(p: Parsed, image: string, cmd: string[]): Create
     env: [...parseEnv(envFiles), ...parseEnv(list(f.env))],
     volumes: list(f.volume),
     tmpfs: list(f.tmpfs),
+    mounts: list(f.mount).map(parseMount),
+    volumesFrom: list(f['volumes-from']),
     readOnly: bool(f['read-only']),
     readOnlyTmpfs: f['read-only-tmpfs'] !== false,
     init: bool(f.init),
@@ -82,6 +97,11 @@ export function toCreateOptions(p: Parsed, image: string, cmd: string[]): Create
   if (p.set.has('entrypoint')) o.entrypoint = entrypointArgs(s('entrypoint') ?? '');
   if (s('network') ?? s('net')) o.network = s('network') ?? s('net');
   if (s('stop-signal')) o.stopSignal = s('stop-signal');
+  if (s('restart')) o.restartPolicy = parseRestartPolicy(s('restart')!);
+  o.health = {
+    cmd: s('health-cmd'), interval: s('health-interval'), timeout: s('health-timeout'), startPeriod: s('health-start-period'),
+    retries: int(f['health-retries']), onFailure: s('health-on-failure'), none: bool(f['no-healthcheck']),
+  };
   if (int(f['stop-timeout']) !== undefined) o.stopTimeout = int(f['stop-timeout']);
   if (s('shm-size')) o.shmSize = parseSize(s('shm-size')!, 'shm size');
   if (s('cgroup-parent')) o.cgroupParent = s('cgroup-parent');
@@ -90,10 +110,8 @@ export function toCreateOptions(p: Parsed, image: string, cmd: string[]): Create
     if (!['k8s-file', 'none'].includes(d)) throw invalidArgument(`invalid log driver "${d}": use k8s-file or none`);
     o.logDriver = d;
   }
-  const resources: NonNullable<CreateOptions['resources']> = {};
-  if (s('memory')) resources.memory = parseSize(s('memory')!, 'memory');
-  if (int(f['pids-limit']) !== undefined) resources.pidsLimit = int(f['pids-limit'])! < 0 ? 0 : int(f['pids-limit']);
-  o.resources = resources;
+  o.resources = resourcesFromFlags(p);
+  o.devices = list(f.device);
   const pull = s('pull');
   if (pull && !['never', 'missing', 'always', 'newer'].includes(pull)) throw invalidArgument(`invalid pull policy "${pull}": use always, missing, never or newer`);
   return o;

@@ -75,11 +75,12 @@ export const inspectCommand: Command = {
   minArgs: 1,
   run(ctx, p) {
     const type = str(p.flags.type) ?? 'all';
-    if (!['all', 'container', 'image'].includes(type)) throw invalidArgument(`invalid --type "${type}": use container, image or all`);
+    if (!['all', 'container', 'image', 'volume'].includes(type)) throw invalidArgument(`invalid --type "${type}": use container, image, volume or all`);
     const engine = ctx.engine();
     const objs = p.args.map((ref) => {
-      if (type !== 'image' && engine.containerExists(ref)) return engine.inspectContainer(ref);
-      if (type !== 'container' && engine.imageExists(ref)) return engine.inspectImage(ref);
+      if ((type === 'all' || type === 'container') && engine.containerExists(ref)) return engine.inspectContainer(ref);
+      if ((type === 'all' || type === 'image') && engine.imageExists(ref)) return engine.inspectImage(ref);
+      if ((type === 'all' || type === 'volume') && engine.volumeExists(ref)) return engine.inspectVolume(ref);
       throw notFound(`no such object: "${ref}"`);
     });
     printInspect(ctx, objs, str(p.flags.format));

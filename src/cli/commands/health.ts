@@ -1,0 +1,34 @@
+// `berth healthcheck run` and the hidden `berth system timers` service.
+import type { Command } from '../command.js';
+
+export const healthcheckCommand: Command = {
+  name: 'healthcheck',
+  usage: 'COMMAND',
+  summary: 'Manage health checks of containers',
+  subcommands: [{
+    name: 'run',
+    usage: 'CONTAINER',
+    summary: 'Run the container\'s health check now (exit 0 if healthy, 1 if not)',
+    minArgs: 1,
+    maxArgs: 1,
+    async run(ctx, p) {
+      const h = await ctx.engine().healthcheckRun(p.args[0]!);
+      if (h.status !== 'healthy') {
+        ctx.out(`${h.status}\n`);
+        return 1;
+      }
+      return 0;
+    },
+  }],
+};
+
+export const timersCommand: Command = {
+  name: 'timers',
+  usage: '',
+  summary: 'Run the per-host timer service (health checks); started automatically',
+  maxArgs: 0,
+  async run(ctx) {
+    await ctx.engine().runTimerService();
+    return 0;
+  },
+};

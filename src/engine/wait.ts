@@ -1,0 +1,39 @@
+// Waiting for a container to reach a condition (Podman's `wait --condition` and
+// Docker's wait conditions: not-running, next-exit, removed).
+import type { EngineContext } from './context.js';
+import { observe, waitForExit, isActive } from './lifecycle.js';
+import { displayState } from './views.js';
+import { invalidArgument, notFound } from './errors.js';
+
+export const WAIT_CONDITIONS = ['stopped', 'exited', 'not-running', 'next-exit', 'running', 'created', 'paused', 'removed', 'healthy', 'unhealthy'];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves with the container's exit code (or 0/-1 for conditions without one) once `condition` holds. */
+export async function waitForCondition(ctx: EngineContext, id: string, condition: string): Promise<number> {
+  if (!WAIT_CONDITIONS.includes(condition)) {
+    throw invalidArgument(`invalid wait condition "${condition}": use ${WAIT_CONDITIONS.join(', ')}`);
+  }
+  if (condition === 'stopped' || condition === 'exited' || condition === 'not-running') return waitForExit(ctx, id);
+  if (condition === 'next-exit') {
+    // The next exit from now: if it is not running, wait for it to start first.
+    for (;;) {
+      const rec = ctx.containers.get(id);
+      if (!rec) throw notFound(`container ${id.slice(0, 12)} was removed while waiting`);
+      if (isActive(observe(ctx, rec))) return waitForExit(ctx, id);
+      await sleep(100);
+    }
+  }
+  for (;;) {
+    const raw = ctx.containers.get(id);
+    if (!raw) {
+      if (condition === 'removed') return 0;
+      throw notFound(`container ${id.slice(0, 12)} was removed while waiting for "${condition}"`);
+    }
+    const rec = observe(ctx, raw);
+    const health = rec.status.health?.status;
+    const met = condition === 'healthy' || condition === 'unhealthy' ? health === condition : displayState(rec) === condition;
+    if (met) return rec.status.exitCode;
+    await sleep(100);
+  }
+}

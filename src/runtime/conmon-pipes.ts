@@ -1,0 +1,98 @@
+// The pipes conmon talks over (see reference/podman.md §1.5): it waits for a byte
+// on the start pipe, reports `{"data": N, "message"?: …}` lines on the sync pipe
+// (the container or exec pid, then for an exec its exit code), and for an
+// attached exec says on the attach pipe when its attach socket is ready.
+import fs from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { BerthError } from '../engine/errors.js';
+
+export interface ConmonMessage { data: number; message?: string }
+
+/** A queue of JSON lines read from one of conmon's pipes. */
+class MessagePipe {
+  private buf = '';
+  private queue: ConmonMessage[] = [];
+  private waiters: { resolve(m: ConmonMessage): void; reject(e: Error): void }[] = [];
+  private ended: Error | undefined;
+
+  constructor(private sock: Socket, what: string) {
+    sock.on('data', (d: Buffer) => {
+      this.buf += d.toString();
+      for (let nl = this.buf.indexOf('\n'); nl >= 0; nl = this.buf.indexOf('\n')) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        let msg: ConmonMessage;
+        try { msg = JSON.parse(line) as ConmonMessage; } catch { continue; }
+        const w = this.waiters.shift();
+        if (w) w.resolve(msg);
+        else this.queue.push(msg);
+      }
+    });
+    const end = () => {
+      this.ended ??= new BerthError('runtime', `conmon closed its ${what} pipe`);
+      for (const w of this.waiters.splice(0)) w.reject(this.ended);
+    };
+    sock.on('close', end);
+    sock.on('error', end);
+  }
+
+  next(): Promise<ConmonMessage> {
+    const m = this.queue.shift();
+    if (m) return Promise.resolve(m);
+    if (this.ended) return Promise.reject(this.ended);
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  close(): void { this.sock.destroy(); }
+}
+
+export interface ConmonProcess {
+  child: ChildProcess;
+  sync: MessagePipe;
+  attach?: MessagePipe;
+  /** conmon blocks until it reads a byte here (exec attach: twice). */
+  start(): void;
+  /** Releases our ends of the pipes so this process can exit while conmon lives on. */
+  release(): void;
+}
+
+export function spawnConmon(path: string, args: string[], cwd: string, errFile: string, opts: { attachPipe?: boolean } = {}): ConmonProcess {
+  const errFd = fs.openSync(errFile, 'a');
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: process.env.HOME ?? '/root',
+    _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4',
+  };
+  if (opts.attachPipe) env._OCI_ATTACHPIPE = '5';
+  const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'ignore', errFd, 'pipe', 'pipe'];
+  if (opts.attachPipe) stdio.push('pipe');
+  let child: ChildProcess;
+  try {
+    child = spawn(path, args, { cwd, stdio, env, detached: true });
+  } finally {
+    fs.closeSync(errFd);
+  }
+  const startPipe = child.stdio[4] as Socket;
+  startPipe.on('error', () => { /* conmon gone: the sync pipe reports it */ });
+  const sync = new MessagePipe(child.stdio[3] as Socket, 'sync');
+  const attach = opts.attachPipe ? new MessagePipe((child.stdio as unknown as Socket[])[5]!, 'attach') : undefined;
+  return {
+    child, sync, attach,
+    start: () => { startPipe.write(Buffer.from([0])); },
+    release: () => {
+      sync.close();
+      attach?.close();
+      startPipe.destroy();
+      child.unref();
+    },
+  };
+}
+
+/** Resolves with the next message, or rejects after `ms`. */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => { timer = setTimeout(() => reject(new BerthError('runtime', `timed out after ${ms / 1000}s waiting for ${what}`)), ms); }),
+  ]).finally(() => clearTimeout(timer));
+}
