@@ -179,7 +179,8 @@ export class Engine {
 
   // ----- health checks and the timer service -----
 
-  async healthcheckRun(ref: string): Promise<HealthState> {
+  /** Runs the health check now; `passed` is this check's own result (the state also counts retries). */
+  async healthcheckRun(ref: string): Promise<{ state: HealthState; passed: boolean }> {
     const rec = this.ctx.containers.resolve(ref);
     return runHealthcheck(this.ctx, rec.config.id);
   }

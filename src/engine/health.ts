@@ -63,7 +63,7 @@ export function initialHealth(): HealthState {
 }
 
 /** Runs the container's health check once, records the result and applies --health-on-failure. */
-export async function runHealthcheck(ctx: EngineContext, id: string): Promise<HealthState> {
+export async function runHealthcheck(ctx: EngineContext, id: string): Promise<{ state: HealthState; passed: boolean }> {
   const rec = observe(ctx, ctx.containers.resolve(id));
   const hc = rec.config.healthcheck;
   if (!hc) throw new BerthError('invalid-argument', `container ${rec.config.name} has no health check`);
@@ -74,7 +74,7 @@ export async function runHealthcheck(ctx: EngineContext, id: string): Promise<He
   const entry: HealthResult = { Start: start.toISOString(), End: end.toISOString(), ExitCode: result.code, Output: result.output };
   // Re-read: a concurrent check or restart may have changed the state meanwhile.
   const now = ctx.containers.get(rec.config.id);
-  if (!now || now.status.startedAt !== rec.status.startedAt) return rec.status.health ?? initialHealth();
+  if (!now || now.status.startedAt !== rec.status.startedAt) return { state: rec.status.health ?? initialHealth(), passed: result.code === 0 };
   const prev = now.status.health ?? initialHealth();
   const inStartPeriod = end.getTime() - Date.parse(now.status.startedAt) < hc.startPeriodMs;
   const next: HealthState = { ...prev, log: [...prev.log, entry].slice(-LOG_KEEP) };
@@ -90,7 +90,7 @@ export async function runHealthcheck(ctx: EngineContext, id: string): Promise<He
     ctx.events.record('container', 'health_status', rec.config.id, rec.config.name, { health_status: next.status, image: rec.config.imageName });
     if (next.status === 'unhealthy') await onUnhealthy(ctx, rec, hc);
   }
-  return next;
+  return { state: next, passed: result.code === 0 };
 }
 
 async function probe(ctx: EngineContext, rec: ContainerRecord, hc: HealthConfig): Promise<{ code: number; output: string }> {

@@ -163,6 +163,6 @@ export class Runc implements OciRuntime {
 
   async update(id: string, resourcesFile: string): Promise<void> {
     const r = await this.runc(['update', '--resources', resourcesFile, id], true);
-    if (r.code !== 0) throw new BerthError('runtime', `runc update ${id} failed: ${r.stderr.trim().split('\n').pop()}; the limits were not changed`);
+    if (r.code !== 0) throw new BerthError('runtime', `runc update ${id} failed: ${r.stderr.trim().split('\n').pop()}; the recorded limits were not changed`);
   }
 }

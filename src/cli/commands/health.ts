@@ -12,9 +12,10 @@ export const healthcheckCommand: Command = {
     minArgs: 1,
     maxArgs: 1,
     async run(ctx, p) {
+      // Like Podman: the exit code is this check's result; the health state also counts retries.
       const h = await ctx.engine().healthcheckRun(p.args[0]!);
-      if (h.status !== 'healthy') {
-        ctx.out(`${h.status}\n`);
+      if (!h.passed) {
+        ctx.out('unhealthy\n');
         return 1;
       }
       return 0;

@@ -1,0 +1,413 @@
+// Container logs: reading (`berth logs`), size rotation with kept files, and the
+// json-file driver.
+//
+// conmon can only write a k8s-file log (`<RFC3339Nano> <stdout|stderr> <F|P> <content>`,
+// P = partial line) to ctr.log, and its own --log-size-max truncates, losing content.
+// So Berth does the rest, under a per-container log lock (`logs.lock` beside the log):
+// - Rotation (k8s-file): when ctr.log exceeds max-size, ctr.log.1 → .2 …, ctr.log →
+//   ctr.log.1 (max-file files in all), then `2 0 0` on conmon's ctl FIFO makes it
+//   reopen, i.e. create a fresh ctr.log. Until it does, it keeps writing to ctr.log.1,
+//   so nothing is lost. conmon gets a backstop --log-size-max well above max-size.
+// - json-file: Berth converts new k8s records of ctr.log to Docker's format in
+//   `<id>-json.log` (rotated as above), remembering {inode, byte offset} of what it
+//   converted in `<id>-json.log.state`. While the container runs, a converted ctr.log is
+//   handed off: renamed to ctr.log.old and reopened by conmon; ctr.log.old is
+//   converted to its end and deleted once the new ctr.log exists (conmon closed the old
+//   one first). Limit: the json file lags until the next sync (run by `berth logs`,
+//   container cleanup and the scheduler); `berth logs` reads the json files plus the
+//   unconverted k8s tail, so it shows everything exactly once.
+// - Reading takes the lock only to open every file, then reads from the open fds, so
+//   a rotation meanwhile changes nothing. `-f` follows k8s files by inode: fs.watch on
+//   the container directory wakes it, and it moves to the next file once the one it
+//   reads is no longer the live ctr.log; it ends when the exit file says the container
+//   stopped (conmon writes it after flushing the log).
+// Limit: conmon never resets its --log-size-max counter on reopen, so once per backstop
+// bytes of output it truncates the live file (what arrived since the last rotation).
+import fs from 'node:fs';
+import path from 'node:path';
+import type { EngineContext } from './context.js';
+import type { ContainerConfig, ContainerRecord } from './container-types.js';
+import { invalidArgument } from './errors.js';
+import { parseSize, parseTimestamp, timestampNs } from './parse.js';
+import { isActive, logPath, observe, waitForExit } from './lifecycle.js';
+import { FileLock } from '../sys/lock.js';
+import { writeFileAtomic } from '../sys/fsutil.js';
+import { log } from '../sys/log.js';
+
+export interface LogOptions {
+  follow?: boolean;
+  /** Last N lines; undefined or negative = all. */
+  tail?: number;
+  /** RFC 3339, Unix seconds or a Go duration before now. */
+  since?: string;
+  until?: string;
+  timestamps?: boolean;
+}
+
+/** Where output goes; a returned promise is awaited (backpressure). */
+export interface LogSink {
+  stdout(data: Buffer): void | Promise<void>;
+  stderr(data: Buffer): void | Promise<void>;
+}
+
+type Stream = 'stdout' | 'stderr';
+export interface LogRecord { time: string; ns: bigint; stream: Stream; partial: boolean; content: Buffer }
+interface Limits { maxSize: number; maxFile: number }
+
+const CHUNK = 64 * 1024;
+const BACKSTOP_MIN = 1024 * 1024;
+const NL = Buffer.from('\n');
+
+// ---------- options and paths ----------
+
+export function validateLogConfig(driver: string, opts: Record<string, string>): void {
+  if (!['k8s-file', 'json-file', 'none'].includes(driver)) throw invalidArgument(`invalid log driver "${driver}": use k8s-file, json-file or none`);
+  const keys = Object.keys(opts);
+  if (driver === 'none' && keys.length) throw invalidArgument(`log option ${keys[0]} needs a log: drop it or use --log-driver k8s-file or json-file`);
+  for (const k of keys) if (k !== 'max-size' && k !== 'max-file') throw invalidArgument(`unknown log option "${k}": use max-size=SIZE or max-file=N`);
+  limitsOf(opts);
+}
+
+function limitsOf(o: Record<string, string>): Limits {
+  let maxSize = 0, maxFile = 1;
+  if (o['max-size'] !== undefined) {
+    maxSize = parseSize(o['max-size'], 'log option max-size');
+    if (maxSize < 1) throw invalidArgument(`invalid log option max-size "${o['max-size']}": it must be at least 1 byte, e.g. 10m`);
+  }
+  const f = o['max-file'];
+  if (f !== undefined) {
+    if (!/^\d+$/.test(f) || Number(f) < 1) throw invalidArgument(`invalid log option max-file "${f}": use a whole number of files, at least 1`);
+    if (!maxSize) throw invalidArgument('log option max-file needs max-size: add --log-opt max-size=10m');
+    maxFile = Number(f);
+  }
+  return { maxSize, maxFile };
+}
+
+/** conmon's own limit: a backstop well above max-size, as conmon truncates without keeping anything. */
+export function conmonLogSizeMax(c: ContainerConfig): number | undefined {
+  const { maxSize } = limitsOf(c.logOpts);
+  return maxSize ? Math.max(4 * maxSize, BACKSTOP_MIN) : undefined;
+}
+
+export function jsonLogPath(ctx: EngineContext, id: string): string {
+  return path.join(ctx.paths.container(id), `${id}-json.log`);
+}
+
+/** inspect's LogPath: the file the user would read. */
+export function displayLogPath(ctx: EngineContext, c: ContainerConfig): string {
+  return c.logDriver === 'none' ? '' : c.logDriver === 'json-file' ? jsonLogPath(ctx, c.id) : logPath(ctx, c.id);
+}
+
+/** Rotated copies of `file` (file.1, file.2, …), oldest first. */
+function rotatedFiles(file: string): string[] {
+  const base = path.basename(file) + '.';
+  let names: string[];
+  try { names = fs.readdirSync(path.dirname(file)); } catch { return []; }
+  return names.filter((n) => n.startsWith(base) && /^\d+$/.test(n.slice(base.length)))
+    .map((n) => Number(n.slice(base.length))).sort((a, b) => b - a).map((n) => `${file}.${n}`);
+}
+
+/** The k8s files conmon wrote, oldest first. */
+function k8sFiles(ctx: EngineContext, c: ContainerConfig): string[] {
+  const live = logPath(ctx, c.id);
+  return c.logDriver === 'json-file' ? [live + '.old', live] : [...rotatedFiles(live), live];
+}
+
+/** file → file.1 → … keeping `maxFile` files in all (file itself is gone afterwards). */
+function shift(file: string, maxFile: number): void {
+  for (const r of rotatedFiles(file)) { // highest number first
+    const n = Number(r.slice(file.length + 1));
+    if (n + 1 >= maxFile) fs.rmSync(r, { force: true });
+    else fs.renameSync(r, `${file}.${n + 1}`);
+  }
+  if (maxFile > 1) fs.renameSync(file, file + '.1');
+  else fs.rmSync(file, { force: true });
+}
+
+/** Asks conmon to reopen ctr.log (it creates a fresh one); false if no conmon is listening. */
+function requestReopen(ctx: EngineContext, id: string): boolean {
+  try {
+    const fd = fs.openSync(path.join(ctx.paths.bundle(id), 'ctl'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    try { fs.writeSync(fd, '2 0 0\n'); } finally { fs.closeSync(fd); }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function running(ctx: EngineContext, id: string): boolean {
+  const rec = ctx.containers.get(id);
+  return !!rec && isActive(observe(ctx, rec));
+}
+
+const lockPath = (ctx: EngineContext, id: string) => path.join(ctx.paths.container(id), 'logs.lock');
+
+/** Runs fn under the log lock, waiting briefly (holders only open or move files); undefined if busy or gone. */
+function withLogLockSync<T>(ctx: EngineContext, id: string, fn: () => T): T | undefined {
+  const deadline = Date.now() + 2000;
+  let lock: FileLock | undefined;
+  try {
+    while (!(lock = FileLock.tryAcquire(lockPath(ctx, id)))) {
+      if (Date.now() > deadline) return undefined;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  } catch {
+    return undefined; // the container directory is gone
+  }
+  try { return fn(); } finally { lock.release(); }
+}
+
+// ---------- rotation ----------
+
+export interface MaintainOptions {
+  /** The caller holds the container lock, so no start can race: a stopped container's files may move too. */
+  containerLocked?: boolean;
+}
+
+/**
+ * Rotates the live log when it exceeds max-size (json-file: converts and rotates the
+ * json file). Safe to call at any time from any process; returns true if it rotated.
+ */
+export function rotateLogIfNeeded(ctx: EngineContext, rec: ContainerRecord, opts: MaintainOptions = {}): boolean {
+  const c = rec.config;
+  if (c.logDriver === 'json-file') return sync(ctx, rec, opts).rotated;
+  if (c.logDriver === 'none') return false;
+  const lim = limitsOf(c.logOpts);
+  if (!lim.maxSize) return false;
+  try {
+    return withLogLockSync(ctx, c.id, () => {
+      const live = logPath(ctx, c.id);
+      let size: number;
+      try { size = fs.statSync(live).size; } catch { return false; } // conmon has not reopened yet
+      if (size <= lim.maxSize) return false;
+      const isRunning = running(ctx, c.id);
+      if (!isRunning && !opts.containerLocked) return false; // a start could be opening it
+      shift(live, lim.maxFile);
+      if (isRunning && !requestReopen(ctx, c.id) && lim.maxFile > 1) undoRename(live + '.1', live);
+      return true;
+    }) ?? false;
+  } catch (e) {
+    log.warn(`rotating the log of ${c.name}: ${(e as Error).message}`);
+    return false;
+  }
+}
+
+function undoRename(from: string, to: string): void {
+  try { fs.linkSync(from, to); fs.rmSync(from); } catch { /* conmon made a new one meanwhile */ }
+}
+
+// ---------- json-file ----------
+
+interface JsonState { ino: number; offset: number }
+
+function readState(file: string): JsonState {
+  try {
+    const s = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<JsonState>;
+    return { ino: Number(s.ino) || 0, offset: Number(s.offset) || 0 };
+  } catch { return { ino: 0, offset: 0 }; }
+}
+
+interface Opened { file: string; fd: number; ino: number; size: number }
+
+function openFile(file: string): Opened | undefined {
+  let fd: number;
+  try { fd = fs.openSync(file, 'r'); } catch { return undefined; }
+  const st = fs.fstatSync(fd);
+  return { file, fd, ino: st.ino, size: st.size };
+}
+
+/** Where unconverted k8s content starts in each of [ctr.log.old, ctr.log]; a stale old file gets -1. */
+function k8sStarts(files: (Opened | undefined)[], state: JsonState): number[] {
+  const [old, cur] = files;
+  return files.map((f) => {
+    if (!f) return 0;
+    if (f === old && cur && cur.ino === state.ino) return -1;
+    return f.ino === state.ino && f.size >= state.offset ? state.offset : 0;
+  });
+}
+
+/**
+ * Converts new k8s records to the json-file log and keeps ctr.log small. Safe to call
+ * at any time from any process; returns true if it converted anything.
+ */
+export function syncJsonLog(ctx: EngineContext, rec: ContainerRecord, opts: MaintainOptions = {}): boolean {
+  return sync(ctx, rec, opts).converted;
+}
+
+function sync(ctx: EngineContext, rec: ContainerRecord, opts: MaintainOptions): { converted: boolean; rotated: boolean } {
+  const c = rec.config;
+  const none = { converted: false, rotated: false };
+  if (c.logDriver !== 'json-file') return none;
+  try {
+    return withLogLockSync(ctx, c.id, () => syncLocked(ctx, c, opts)) ?? none;
+  } catch (e) {
+    log.warn(`converting the log of ${c.name} to json-file: ${(e as Error).message}`);
+    return none;
+  }
+}
+
+function syncLocked(ctx: EngineContext, c: ContainerConfig, opts: MaintainOptions): { converted: boolean; rotated: boolean } {
+  const [oldPath, livePath] = k8sFiles(ctx, c) as [string, string];
+  const stateFile = jsonLogPath(ctx, c.id) + '.state';
+  const saveState = (s: JsonState) => { state = s; writeFileAtomic(stateFile, JSON.stringify(s), { mode: 0o600 }); };
+  let state = readState(stateFile);
+  const isRunning = running(ctx, c.id);
+  // Open ctr.log before draining ctr.log.old: if it exists, conmon has closed the old one.
+  const files = [openFile(oldPath), openFile(livePath)];
+  const [old, cur] = files;
+  const starts = k8sStarts(files, state);
+  const out = new JsonWriter(jsonLogPath(ctx, c.id), limitsOf(c.logOpts));
+  try {
+    if (old && starts[0]! < 0) fs.rmSync(oldPath, { force: true });
+    else if (old) {
+      saveState({ ino: old.ino, offset: convert(old.fd, starts[0]!, out) });
+      if (!cur && isRunning) return out.result(); // conmon has not reopened yet
+      fs.rmSync(oldPath, { force: true });
+      saveState({ ino: cur?.ino ?? 0, offset: 0 });
+    }
+    if (!cur) return out.result();
+    const end = convert(cur.fd, cur.ino === state.ino ? starts[1]! : 0, out);
+    saveState({ ino: cur.ino, offset: end });
+    if (end > 0 && isRunning) {
+      fs.renameSync(livePath, oldPath);
+      if (!requestReopen(ctx, c.id)) undoRename(oldPath, livePath);
+    } else if (end > 0 && opts.containerLocked) {
+      // Stopped and no start can race: drop the converted file (unlinked, so readers holding it still can read it).
+      saveState({ ino: 0, offset: 0 });
+      fs.rmSync(livePath, { force: true });
+    }
+    return out.result();
+  } finally {
+    out.close();
+    for (const f of files) if (f) fs.closeSync(f.fd);
+  }
+}
+
+/** Appends k8s records from `start` as json lines; returns the offset after the last complete line. */
+function convert(fd: number, start: number, out: JsonWriter): number {
+  const split = new LineSplitter();
+  let pos = start;
+  for (;;) {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    const n = fs.readSync(fd, buf, 0, CHUNK, pos);
+    if (n <= 0) break;
+    pos += n;
+    for (const line of split.push(buf.subarray(0, n))) {
+      const r = parseK8sLine(line);
+      if (r) out.add(JSON.stringify({ log: r.content.toString('utf8') + (r.partial ? '' : '\n'), stream: r.stream, time: utcTime(r.ns) }) + '\n');
+    }
+    out.flush();
+  }
+  return pos - split.pending;
+}
+
+/** Appends to the json log, rotating it before an entry would take it past max-size. */
+class JsonWriter {
+  private fd: number | undefined;
+  private size = 0;
+  private buf: Buffer[] = [];
+  private bufLen = 0;
+  private converted = false;
+  private rotated = false;
+  constructor(private file: string, private lim: Limits) {}
+
+  add(line: string): void {
+    const b = Buffer.from(line);
+    if (this.fd === undefined) this.open();
+    if (this.lim.maxSize && this.size + this.bufLen > 0 && this.size + this.bufLen + b.length > this.lim.maxSize) {
+      this.flush();
+      this.close();
+      shift(this.file, this.lim.maxFile);
+      this.rotated = true;
+      this.open();
+    }
+    this.buf.push(b);
+    this.bufLen += b.length;
+    this.converted = true;
+  }
+
+  flush(): void {
+    if (!this.bufLen || this.fd === undefined) return;
+    const data = Buffer.concat(this.buf);
+    for (let off = 0; off < data.length;) off += fs.writeSync(this.fd, data, off);
+    this.size += data.length;
+    this.buf = [];
+    this.bufLen = 0;
+  }
+
+  private open(): void {
+    this.fd = fs.openSync(this.file, 'a', 0o600);
+    this.size = fs.fstatSync(this.fd).size;
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    this.flush();
+    fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  result(): { converted: boolean; rotated: boolean } {
+    this.close();
+    return { converted: this.converted, rotated: this.rotated };
+  }
+}
+
+// ---------- parsing ----------
+
+/** `<time> <stream> <F|P> <content>` (without the newline); undefined for a malformed line. */
+export function parseK8sLine(line: Buffer): LogRecord | undefined {
+  const a = line.indexOf(0x20);
+  const b = a < 0 ? -1 : line.indexOf(0x20, a + 1);
+  if (b < 0) return undefined;
+  const c = line.indexOf(0x20, b + 1);
+  const stream = line.toString('latin1', a + 1, b);
+  if (stream !== 'stdout' && stream !== 'stderr') return undefined;
+  const time = line.toString('latin1', 0, a);
+  const ns = timestampNs(time);
+  if (ns === undefined) return undefined;
+  const tag = line.toString('latin1', b + 1, c < 0 ? line.length : c).split(':')[0];
+  return { time, ns, stream, partial: tag === 'P', content: c < 0 ? Buffer.alloc(0) : line.subarray(c + 1) };
+}
+
+/** A Docker json-file line; a log without a final newline is a partial line. */
+export function parseJsonLine(line: Buffer): LogRecord | undefined {
+  let j: { log?: unknown; stream?: unknown; time?: unknown };
+  try { j = JSON.parse(line.toString('utf8')) as typeof j; } catch { return undefined; }
+  if (typeof j.log !== 'string' || (j.stream !== 'stdout' && j.stream !== 'stderr') || typeof j.time !== 'string') return undefined;
+  const ns = timestampNs(j.time);
+  if (ns === undefined) return undefined;
+  const partial = !j.log.endsWith('\n');
+  return { time: j.time, ns, stream: j.stream, partial, content: Buffer.from(partial ? j.log : j.log.slice(0, -1)) };
+}
+
+/** Podman's `-t` format: nine fraction digits, Z for UTC. */
+export function displayTime(time: string): string {
+  const m = /^([^.]+?)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/i.exec(time);
+  if (!m) return time;
+  const zone = m[3] === '+00:00' || m[3] === '-00:00' ? 'Z' : m[3]!.toUpperCase();
+  return `${m[1]}.${(m[2] ?? '').padEnd(9, '0').slice(0, 9)}${zone}`;
+}
+
+/** Docker's json-file time: UTC with nine fraction digits. */
+function utcTime(ns: bigint): string {
+  const sec = ns / 1_000_000_000n;
+  return new Date(Number(sec) * 1000).toISOString().slice(0, 19) + '.' + (ns - sec * 1_000_000_000n).toString().padStart(9, '0') + 'Z';
+}
+
+/** Splits chunks into complete lines, keeping an unfinished one for the next chunk. */
+export class LineSplitter {
+  private rest: Buffer | undefined;
+  push(chunk: Buffer): Buffer[] {
+    const data = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
+    const lines: Buffer[] = [];
+    let start = 0;
+    for (let i = data.indexOf(10); i >= 0; i = data.indexOf(10, start)) {
+      lines.push(data.subarray(start, i));
+      start = i + 1;
+    }
+    this.rest = start < data.length ? data.subarray(start) : undefined;
+    return lines;
+  }
+  get pending(): number { return this.rest?.length ?? 0; }
+}
