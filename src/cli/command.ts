@@ -27,6 +27,8 @@ export interface Command {
   minArgs?: number;
   maxArgs?: number;
   subcommands?: Command[];
+  /** false for commands that never touch the store (version): skips the reboot check. */
+  usesEngine?: boolean;
   /** Returns the process exit code. */
   run?(ctx: CliContext, p: Parsed): Promise<number> | number;
 }

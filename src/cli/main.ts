@@ -100,6 +100,7 @@ async function main(argv: string[]): Promise<number> {
     throw new BerthError('invalid-argument', `"berth ${path}" accepts at most ${cmd.maxArgs} argument${cmd.maxArgs === 1 ? '' : 's'}. See 'berth ${path} --help'`);
   }
   try {
+    if (cmd.usesEngine !== false) await ctx.engine().prepare();
     return await cmd.run(ctx, parsed);
   } finally {
     engine?.close();

@@ -13,9 +13,15 @@ import {
 import { versionCommand, infoCommand, inspectCommand } from './commands/system.js';
 import { execCommand, attachCommand } from './commands/exec.js';
 import { healthcheckCommand, timersCommand } from './commands/health.js';
+import { eventsCommand } from './commands/events.js';
+import { systemDfCommand, systemPruneCommand, systemCheckCommand, containerPruneCommand } from './commands/system-maint.js';
 import { updateCommand, pauseCommand, unpauseCommand } from './commands/resources.js';
 import { statsCommand } from './commands/stats.js';
 import { volumeGroup } from './commands/volumes.js';
+import { logsCommand } from './commands/logs.js';
+import {
+  cpCommand, diffCommand, exportCommand, commitCommand, renameCommand, topCommand, portCommand,
+} from './commands/container-fs.js';
 
 const containerGroup: Command = {
   name: 'container',
@@ -25,7 +31,8 @@ const containerGroup: Command = {
     updateCommand, pauseCommand, unpauseCommand, statsCommand,
     runCommand, createCommand, startCommand, { ...psCommand, name: 'ls', aliases: ['list', 'ps'] }, containerInspectCommand,
     rmCommand, stopCommand, killCommand, waitCommand, containerExistsCommand, cleanupCommand, execCommand, attachCommand,
-    restartCommand,
+    restartCommand, containerPruneCommand, logsCommand,
+    cpCommand, diffCommand, exportCommand, commitCommand, renameCommand, topCommand, portCommand,
   ],
 };
 
@@ -43,7 +50,7 @@ const systemGroup: Command = {
   name: 'system',
   usage: 'COMMAND',
   summary: 'Manage Berth itself',
-  subcommands: [timersCommand],
+  subcommands: [systemDfCommand, systemPruneCommand, systemCheckCommand, infoCommand, eventsCommand, timersCommand],
 };
 
 export const COMMANDS: Command[] = [
@@ -52,6 +59,8 @@ export const COMMANDS: Command[] = [
   execCommand, attachCommand, restartCommand,
   imagesCommand, { ...rmiCommand, name: 'rmi', aliases: [] }, tagCommand, untagCommand, historyCommand, loadCommand,
   saveCommand, importCommand, containerGroup, imageGroup, infoCommand, versionCommand,
-  healthcheckCommand, systemGroup,
+  healthcheckCommand, systemGroup, eventsCommand,
   volumeGroup,
+  logsCommand,
+  cpCommand, diffCommand, exportCommand, commitCommand, renameCommand, topCommand, portCommand,
 ];

@@ -8,10 +8,13 @@ import type { ImageConfig } from '../image/types.js';
 import { invalidArgument } from './errors.js';
 import { newId, randomName, NAME_RE } from './names.js';
 import { mergeEnv, parseSecurityOpts, parseSignal, signalName } from './parse.js';
+import { validateLogConfig } from './logs.js';
 import { resolveMounts, insertWithVolumes } from './volume-mounts.js';
 import { containerCapabilities } from '../runtime/capabilities.js';
 import { parseUlimit } from '../runtime/ulimits.js';
 import { prepareOverlay } from '../snapshot/overlay.js';
+import { crashPoint } from '../sys/faults.js';
+import { writeIntent, clearIntent } from './intents.js';
 import { healthConfig, type HealthFlags } from './health.js';
 import { checkResources, checkDevices } from './resources.js';
 
@@ -81,6 +84,7 @@ export function buildContainerConfig(ctx: EngineContext, o: CreateOptions): Cont
     throw invalidArgument(`network mode "${network}" is not supported yet: use --network none or --network host`);
   }
   const sec = parseSecurityOpts(o.securityOpt ?? []);
+  validateLogConfig(o.logDriver ?? 'k8s-file', o.logOpts ?? {});
   containerCapabilities({ add: o.capAdd, drop: o.capDrop, privileged: o.privileged }); // validates names now, not at start
   for (const u of o.ulimits ?? []) parseUlimit(u);
   const resources = checkResources(o.resources ?? {});
@@ -144,12 +148,17 @@ function readHostname(): string {
 export function createContainer(ctx: EngineContext, o: CreateOptions): ContainerRecord {
   const config = buildContainerConfig(ctx, o);
   const rec: ContainerRecord = { config, state: 'created', status: emptyStatus() };
+  // The intent lets the next command remove the directories if we die before the record exists.
+  writeIntent(ctx, config.id, 'create');
   prepareOverlay(ctx.paths.container(config.id));
+  crashPoint('create:prepared');
   try {
     insertWithVolumes(ctx, rec, () => ctx.containers.insert(rec));
   } catch (e) {
     fs.rmSync(ctx.paths.container(config.id), { recursive: true, force: true });
     throw e;
+  } finally {
+    clearIntent(ctx, config.id);
   }
   ctx.events.record('container', 'create', config.id, config.name, { image: config.imageName });
   return rec;

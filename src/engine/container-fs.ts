@@ -20,6 +20,7 @@ import { isMounted, mountOverlay, overlayDirs, unmountOverlay } from '../snapsho
 import { packDirectory } from '../snapshot/pack.js';
 import { unpackLayer } from '../snapshot/unpack.js';
 import { secureJoin } from '../sys/securejoin.js';
+import { volumeSource } from './volume-mounts.js';
 import { pidAlive } from '../sys/fsutil.js';
 import { getXattr } from '../sys/libc.js';
 import { log } from '../sys/log.js';
@@ -46,20 +47,24 @@ export async function withContainerRoot<T>(ctx: EngineContext, ref: string, op: 
     if (!stored || stored.state === 'removing') throw notFound(`container ${ref} is being removed: no such container`);
     const rec = observe(ctx, stored);
     const dirs = overlayDirs(ctx.paths.container(id));
-    let mountedHere = false;
-    if (!isMounted(dirs.merged)) {
-      const image = ctx.images.get(rec.config.imageId);
-      if (!image) throw notFound(`image ${rec.config.imageId.slice(0, 12)} of container ${rec.config.name} was removed; its filesystem cannot be mounted`);
-      // Recorded first, so recovery unmounts it if this process dies meanwhile.
-      ctx.containers.setState(id, stored.state, { ...stored.status, mounted: true });
-      mountedHere = true;
-      await mountOverlay(ctx.paths.layers, image.record.layers.map((l) => l.chainId), dirs);
-    }
     const live = isActive(rec) && pidAlive(rec.status.pid);
+    let mountedHere = false;
     let paused = false;
     try {
+      if (!isMounted(dirs.merged)) {
+        const image = ctx.images.get(rec.config.imageId);
+        if (!image) throw notFound(`image ${rec.config.imageId.slice(0, 12)} of container ${rec.config.name} was removed; its filesystem cannot be mounted`);
+        // Recorded first, so recovery unmounts it if this process dies meanwhile.
+        ctx.containers.setState(id, stored.state, { ...stored.status, mounted: true });
+        mountedHere = true;
+        await mountOverlay(ctx.paths.layers, image.record.layers.map((l) => l.chainId), dirs);
+      }
       if (pause && live && rec.state === 'running' && (await ctx.runtime.state(id))?.status === 'running') {
-        await ctx.runtime.pause(id);
+        try {
+          await ctx.runtime.pause(id);
+        } catch (e) {
+          throw new BerthError('runtime', `cannot pause container ${rec.config.name} while copying: ${messageOf(e)}; retry, or pass --pause=false`);
+        }
         paused = true;
       }
       return await fn({ rec, root: dirs.merged, mounts: mountTable(ctx, rec, dirs.merged, live) });
@@ -84,8 +89,7 @@ function mountTable(ctx: EngineContext, rec: ContainerRecord, root: string, live
     const readOnly = m.options.includes('ro');
     if (m.type === 'bind') out.push({ dest: where(m.destination), host: m.source, readOnly, what: 'bind' });
     else if (m.type === 'tmpfs') out.push({ dest: where(m.destination), host: live ? procRoot(pid, m.destination) : undefined, readOnly, what: 'tmpfs' });
-    // Named volumes live under <root>/volumes/<name>/_data (not created by Berth yet).
-    else out.push({ dest: where(m.destination), host: m.source ? path.join(ctx.cfg.root, 'volumes', m.source, '_data') : undefined, readOnly, what: 'volume' });
+    else out.push({ dest: where(m.destination), host: volumeSource(ctx, m.source), readOnly, what: 'volume' });
   }
   const userDests = new Set(c.mounts.map((m) => m.destination));
   if (live) {
@@ -120,12 +124,15 @@ function mountOf(v: RootView, ctrPath: string): MountMap | undefined {
   return v.mounts.find((m) => ctrPath === m.dest || ctrPath.startsWith(m.dest === '/' ? '/' : m.dest + '/'));
 }
 
-/** Host path of symlink-free container path components. */
-function hostOf(v: RootView, parts: string[]): string {
+/** Host path of symlink-free container path components (lenient: undefined for an unreachable mount). */
+function hostOf(v: RootView, parts: string[], lenient: true): string | undefined;
+function hostOf(v: RootView, parts: string[]): string;
+function hostOf(v: RootView, parts: string[], lenient = false): string | undefined {
   const p = '/' + parts.join('/');
   const m = mountOf(v, p);
   if (!m) return path.join(v.root, ...parts);
   if (m.host === undefined) {
+    if (lenient) return undefined;
     throw new BerthError('not-running', `${p} is on a ${m.what} mount of container ${v.rec.config.name}, which exists only while the container runs; start it first`);
   }
   return m.host + p.slice(m.dest.length);
@@ -144,10 +151,10 @@ export function resolveInContainer(v: RootView, unsafe: string, followLast: bool
   while (todo.length) {
     const part = todo.shift()!;
     if (part === '..') { parts.pop(); continue; }
-    const host = hostOf(v, [...parts, part]);
+    const host = hostOf(v, [...parts, part], true);
     let st: fs.Stats | undefined;
-    try { st = fs.lstatSync(host); } catch { st = undefined; }
-    if (st?.isSymbolicLink() && (todo.length > 0 || followLast)) {
+    try { st = host === undefined ? undefined : fs.lstatSync(host); } catch { st = undefined; }
+    if (host !== undefined && st?.isSymbolicLink() && (todo.length > 0 || followLast)) {
       if (++links > 255) throw invalidArgument(`too many levels of symbolic links resolving ${unsafe} in container ${v.rec.config.name}`);
       const target = fs.readlinkSync(host);
       if (target.startsWith('/')) parts.length = 0;
@@ -159,14 +166,15 @@ export function resolveInContainer(v: RootView, unsafe: string, followLast: bool
   return { parts, host: hostOf(v, parts), shown: `${v.rec.config.name}:${'/' + parts.join('/')}` };
 }
 
-function ctrPlace(v: RootView, r: Resolved): Place {
-  return { host: r.host, ctr: { parts: r.parts, mountAt: (p) => mountHostAt(v, p) } };
-}
-
-/** The host directory of a mount whose destination is exactly `parts` (for walks crossing into it). */
-function mountHostAt(v: RootView, parts: string[]): string | undefined {
-  const p = '/' + parts.join('/');
-  return v.mounts.find((m) => m.dest === p)?.host;
+/** A copy end inside the container; a walk that meets a mount point continues in the mount's source. */
+function ctrPlace(v: RootView, r: Resolved, writing: boolean): Place {
+  const mountAt = (parts: string[]) => {
+    const p = '/' + parts.join('/');
+    const m = v.mounts.find((x) => x.dest === p);
+    if (m && writing && m.readOnly) throw invalidArgument(`${v.rec.config.name}:${p} is a read-only mount; the copy stopped there`);
+    return m?.host;
+  };
+  return { host: r.host, ctr: { parts: r.parts, mountAt } };
 }
 
 // ---------- cp ----------
@@ -237,8 +245,13 @@ export async function copyToContainer(ctx: EngineContext, ref: string, ctrPath: 
     const dstSt = lstatOr(dst.host);
     const parent = dst.parts.length ? lstatOr(hostOf(v, dst.parts.slice(0, -1))) : undefined;
     const target: Target = {
-      place: ctrPlace(v, dst), st: dstSt, parentOk: !!parent?.isDirectory(), trailingSlash: want.endsWith('/'),
-      shown: dst.shown, child: (name) => ctrPlace(v, { ...dst, parts: [...dst.parts, name], host: hostOf(v, [...dst.parts, name]) }),
+      place: ctrPlace(v, dst, true), st: dstSt, parentOk: !!parent?.isDirectory(), trailingSlash: want.endsWith('/'),
+      shown: dst.shown,
+      child: (name) => {
+        const parts = [...dst.parts, name];
+        if (mountOf(v, '/' + parts.join('/'))?.readOnly) throw invalidArgument(`${c.name}:/${parts.join('/')} is on a read-only mount; nothing was copied`);
+        return ctrPlace(v, { ...dst, parts, host: hostOf(v, parts) }, true);
+      },
     };
     const cc: CopyCtx = { owner: o.archive ? undefined : { uid: 0, gid: 0 }, links: new Map() };
     if (hostSrc) {
@@ -255,7 +268,13 @@ export async function copyToContainer(ctx: EngineContext, ref: string, ctrPath: 
 async function extractInto(ctx: EngineContext, id: string, tar: NodeJS.ReadableStream, target: Target, cc: CopyCtx): Promise<void> {
   const stage = path.join(ctx.paths.container(id), `.cp-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
-    await unpackLayer(Readable.from(tar as AsyncIterable<Buffer>), stage, { allowDevices: true });
+    try {
+      await unpackLayer(Readable.from(tar as AsyncIterable<Buffer>), stage, { allowDevices: true });
+    } catch (e) {
+      // unpack.ts speaks of layers; here the input is the user's tar stream.
+      if (e instanceof BerthError) throw new BerthError(e.kind, `tar stream rejected, nothing copied: ${e.message.replace(/layer entry/g, 'entry').replace(/the layer root/g, 'the destination')}`);
+      throw e;
+    }
     const st = fs.lstatSync(stage);
     await copyNode({ host: stage }, st, target.place, cc, true);
   } finally {
@@ -276,7 +295,7 @@ export async function copyFromContainer(ctx: EngineContext, ref: string, ctrPath
       const nested = v.mounts.filter((m) => m.host !== undefined && (r.parts.length === 0 || m.dest.startsWith('/' + r.parts.join('/') + '/')));
       const base = '/' + r.parts.join('/');
       const inner = nested.map((m) => ({ rel: r.parts.length ? m.dest.slice(base.length + 1) : m.dest.slice(1), host: m.host! }));
-      await pipeline(Readable.from(tarOf(r.host, st, contents ? undefined : name, inner.sort((a, b) => a.rel.localeCompare(b.rel)))), target.tar as NodeJS.WritableStream);
+      await pipeline(Readable.from(tarOf(r.host, st, contents ? undefined : name, inner.sort((a, b) => a.rel.localeCompare(b.rel)))), target.tar, { end: false });
     } else {
       const dstRaw = target.hostPath;
       const abs = path.resolve(dstRaw);
@@ -287,7 +306,7 @@ export async function copyFromContainer(ctx: EngineContext, ref: string, ctrPath
         trailingSlash: dstRaw.endsWith('/'), shown: dstRaw, child: (n) => ({ host: path.join(real, n) }),
       };
       const cc: CopyCtx = { owner: o.archive ? undefined : { uid: euid(), gid: egid() }, links: new Map() };
-      await copyTop({ place: ctrPlace(v, r), st, name, contents, shown: `${c.name}:${raw}` }, dst, cc);
+      await copyTop({ place: ctrPlace(v, r, false), st, name, contents, shown: `${c.name}:${raw}` }, dst, cc);
     }
     ctx.events.record('container', 'archive-path', c.id, c.name, { path: raw });
   });
@@ -295,10 +314,10 @@ export async function copyFromContainer(ctx: EngineContext, ref: string, ctrPath
 
 // ---------- export ----------
 
-/** The container's whole flattened filesystem (without its mounts) as a tar stream. */
+/** The container's whole flattened filesystem (without its mounts) as a tar stream; `out` is not ended. */
 export async function exportContainer(ctx: EngineContext, ref: string, out: NodeJS.WritableStream): Promise<void> {
   await withContainerRoot(ctx, ref, 'export', false, async (v) => {
-    await pipeline(packDirectory(v.root, { overlayWhiteouts: false }), out);
+    await pipeline(packDirectory(v.root, { overlayWhiteouts: false }), out, { end: false });
     ctx.events.record('container', 'export', v.rec.config.id, v.rec.config.name, { image: v.rec.config.imageName });
   });
 }

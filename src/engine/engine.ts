@@ -6,24 +6,32 @@ import type { ContainerRecord } from './container-types.js';
 import { createContainer, type CreateOptions } from './container-create.js';
 import * as life from './lifecycle.js';
 import { containerInspect, containerSummary, imageInspect, imageSummaries } from './views.js';
-import { recoverInterrupted } from './recovery.js';
+import { recoverInterrupted, refreshIfRebooted } from './recovery.js';
 import * as imageOps from './image-ops.js';
 import * as volumeOps from './volume-ops.js';
+import * as ctrFs from './container-fs.js';
+import { commitContainer, type CommitOptions, type CommitResult } from './commit.js';
+import * as ident from './container-ident.js';
 import { execInContainer, type ExecOptions, type ExecResult } from './exec.js';
 import { attachToContainer } from './attach.js';
 import { waitForCondition } from './wait.js';
 import { runHealthcheck } from './health.js';
 import { runTimerService } from './timers.js';
+import { readEvents, type EventQuery } from './event-stream.js';
+import type { EngineEvent } from './events.js';
+import { diskUsage, pruneContainers, pruneSystem, systemCheck, type DiskUsage, type CheckFinding } from './system.js';
 import type { HealthState } from './container-types.js';
 import { trace } from '../sys/log.js';
 import * as res from './resources.js';
 import { streamStats, type ContainerStats } from './stats.js';
 import type { Resources } from './container-types.js';
 import { BerthError } from './errors.js';
+import { readLogs, type LogOptions, type LogSink } from './logs.js';
 
 export type { CreateOptions } from './container-create.js';
 export type { AttachStreams, AttachSession } from './lifecycle.js';
 export type { ExecOptions, ExecResult } from './exec.js';
+export type { LogOptions, LogSink } from './logs.js';
 
 export class Engine {
   readonly ctx: EngineContext;
@@ -36,6 +44,15 @@ export class Engine {
   get config(): EngineConfig { return this.ctx.cfg; }
 
   close(): void { this.ctx.close(); }
+
+  /**
+   * Call once before using the engine: after a host reboot (the run directory is
+   * new) it marks what ran as exited and releases what is left. A stat otherwise.
+   */
+  async prepare(): Promise<this> {
+    await refreshIfRebooted(this.ctx);
+    return this;
+  }
 
   /** Repairs whatever an interrupted berth process left half-done (cheap when there is nothing). */
   private async recover(): Promise<void> {
@@ -129,6 +146,13 @@ export class Engine {
     return containerSummary(rec);
   }
 
+  // ----- container logs -----
+
+  /** Writes a container's logs to `sink`; with `follow`, until the container has stopped. */
+  async containerLogs(ref: string, opts: LogOptions, sink: LogSink): Promise<void> {
+    await readLogs(this.ctx, this.getContainer(ref), opts, sink);
+  }
+
   // ----- exec and attach -----
 
   async execContainer(ref: string, opts: ExecOptions, attach?: life.AttachStreams | 'inherit'): Promise<ExecResult> {
@@ -177,6 +201,20 @@ export class Engine {
     return streamStats({ select, endWhenEmpty: ids.length > 0, isLive: life.isActive, firstMs: opts.firstMs ?? 200, intervalMs: opts.intervalMs ?? 1000 });
   }
 
+  // ----- system -----
+
+  diskUsage(): DiskUsage { return diskUsage(this.ctx); }
+  async pruneContainers() { await this.recover(); return pruneContainers(this.ctx); }
+  async pruneSystem(o: { all?: boolean; volumes?: boolean }) { await this.recover(); return pruneSystem(this.ctx, o); }
+  /** Reports inconsistencies; with `repair`, fixes them. (Skips the automatic recovery so it can report it.) */
+  systemCheck(repair: boolean): Promise<CheckFinding[]> { return systemCheck(this.ctx, repair); }
+
+  // ----- events -----
+
+  events(q: EventQuery, signal?: AbortSignal): AsyncGenerator<EngineEvent> {
+    return readEvents(this.ctx, q, signal);
+  }
+
   // ----- health checks and the timer service -----
 
   /** Runs the health check now; `passed` is this check's own result (the state also counts retries). */
@@ -209,6 +247,44 @@ export class Engine {
   importImage(source: NodeJS.ReadableStream, opts: imageOps.ImportOptions) { return imageOps.importTarball(this.ctx, source, opts); }
   loadImages(source: NodeJS.ReadableStream) { return imageOps.load(this.ctx, source); }
   saveImages(refs: string[], format: imageOps.ArchiveFormat, out: NodeJS.WritableStream) { return imageOps.save(this.ctx, refs, format, out); }
+
+  // ----- container filesystem and identity (feature: cp, diff, export, commit, rename, top, port) -----
+
+  /** Copies a host path, or a tar stream's entries, to `path` in the container (Docker's cp rules). */
+  async copyToContainer(ref: string, path: string, source: ctrFs.CopySource, opts: ctrFs.CopyOptions = {}): Promise<void> {
+    await this.recover();
+    await ctrFs.copyToContainer(this.ctx, ref, path, source, opts);
+  }
+
+  /** Copies `path` from the container to a host path, or writes it as a tar stream. */
+  async copyFromContainer(ref: string, path: string, target: ctrFs.CopyTarget, opts: ctrFs.CopyOptions = {}): Promise<void> {
+    await this.recover();
+    await ctrFs.copyFromContainer(this.ctx, ref, path, target, opts);
+  }
+
+  /** Added (A), changed (C) and deleted (D) paths against the container's image, sorted. */
+  containerChanges(ref: string): ctrFs.Change[] { return ctrFs.containerChanges(this.ctx, ref); }
+
+  /** The container's flattened filesystem as a tar stream. */
+  async exportContainer(ref: string, out: NodeJS.WritableStream): Promise<void> {
+    await this.recover();
+    await ctrFs.exportContainer(this.ctx, ref, out);
+  }
+
+  async commitContainer(ref: string, opts: CommitOptions = {}): Promise<CommitResult> {
+    await this.recover();
+    return commitContainer(this.ctx, ref, opts);
+  }
+
+  async renameContainer(ref: string, newName: string): Promise<void> {
+    await this.recover();
+    await ident.renameContainer(this.ctx, ref, newName);
+  }
+
+  /** Processes of a running container; `args` are ps descriptors or (starting with "-") ps options. */
+  topContainer(ref: string, args: string[] = []): Promise<ident.TopResult> { return ident.topContainer(this.ctx, ref, args); }
+
+  containerPorts(ref: string): ident.PortMapping[] { return ident.containerPorts(this.ctx, ref); }
 
   // ----- volumes (feature: volumes) -----
 

@@ -24,6 +24,10 @@ export class EventLog {
     if (Number(info.lastInsertRowid) % 1000 === 0) this.db.prepare('DELETE FROM events WHERE seq <= ?').run(Number(info.lastInsertRowid) - KEEP);
   }
 
+  lastSeq(): number {
+    return (this.db.prepare('SELECT COALESCE(MAX(seq), 0) AS s FROM events').get() as { s: number }).s;
+  }
+
   since(seq: number, limit = 1000): EngineEvent[] {
     const rows = this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as
       { seq: number; time: number; type: string; action: string; id: string; name: string | null; attributes: string }[];

@@ -41,7 +41,18 @@ export function abandonedIntents(ctx: EngineContext): { id: string; intent: Inte
   return out;
 }
 
-/** Runs `fn` holding the container's lock, with an intent recorded for crash recovery. */
+// Repairs a container whose previous operation was interrupted (set by recovery.ts;
+// a hook because recovery itself takes container locks through this module).
+let repairHook: ((ctx: EngineContext, id: string) => Promise<unknown>) | undefined;
+export function setRepairHook(fn: (ctx: EngineContext, id: string) => Promise<unknown>): void {
+  repairHook = fn;
+}
+
+/**
+ * Runs `fn` holding the container's lock, with an intent recorded for crash recovery.
+ * An intent already there when we get the lock was left by a process that died
+ * mid-operation: the container is repaired first, so `fn` always starts from a consistent state.
+ */
 export async function withContainerLock<T>(ctx: EngineContext, id: string, op: string, fn: () => Promise<T>): Promise<T> {
   let lock: FileLock;
   try {
@@ -51,8 +62,12 @@ export async function withContainerLock<T>(ctx: EngineContext, id: string, op: s
     fs.mkdirSync(ctx.paths.locks, { recursive: true });
     lock = await FileLock.acquire(ctx.paths.containerLock(id), `container ${id.slice(0, 12)}`);
   }
-  writeIntent(ctx, id, op);
   try {
+    if (repairHook && fs.existsSync(path.join(dir(ctx), id))) {
+      writeIntent(ctx, id, `repair-before-${op}`);
+      await repairHook(ctx, id);
+    }
+    writeIntent(ctx, id, op);
     return await fn();
   } finally {
     clearIntent(ctx, id);

@@ -12,11 +12,13 @@ import { writeEtcFiles } from './etc-files.js';
 import { resolveUser } from '../runtime/user.js';
 import { buildSpec } from '../runtime/spec.js';
 import { pidAlive, pidStartTime } from '../sys/fsutil.js';
-import { parseSignal, parseSize } from './parse.js';
+import { parseSignal } from './parse.js';
+import { conmonLogSizeMax, rotateLogIfNeeded } from './logs.js';
 import type { AttachSocket } from '../runtime/attach.js';
 import { attachModule, openSession, type AttachStreams, type AttachSession } from './attach.js';
 export type { AttachStreams, AttachSession } from './attach.js';
 import { log, trace } from '../sys/log.js';
+import { crashPoint } from '../sys/faults.js';
 import { initialHealth } from './health.js';
 import { needsTimers, ensureTimerService } from './timers.js';
 import { mountVolumes, releaseVolumes, volumeSource, anonymousVolumesOf, removeUnusedVolumes } from './volume-mounts.js';
@@ -92,6 +94,7 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
     await mountOverlay(ctx.paths.layers, image.record.layers.map((l) => l.chainId), dirs);
     status.mounted = true;
     ctx.containers.setState(c.id, rec.state, status);
+    crashPoint('start:mounted');
     await mountVolumes(ctx, c, dirs.merged);
     const etc = writeEtcFiles(bundle, c);
     const user = resolveUser(dirs.merged, c.user, c.groupAdd);
@@ -108,12 +111,13 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
     if (selfCleaning) fs.writeFileSync(path.join(bundle, ATTACHED_FILE), `${process.pid} ${pidStartTime(process.pid)}\n`);
     const created = ctx.monitor.create({
       id: c.id, name: c.name, bundle, logDriver: c.logDriver, logPath: logPath(ctx, c.id),
-      logSizeMax: c.logOpts['max-size'] ? parseSize(c.logOpts['max-size'], 'log max-size') : undefined,
+      logSizeMax: conmonLogSizeMax(c),
       tty: c.tty, stdin: c.openStdin, exitCommand: exitCommand(ctx, c.id, selfCleaning ? path.join(bundle, ATTACHED_FILE) : undefined),
     });
     // Load the FFI for the attach socket while conmon and runc work.
     const attachMod = attach ? await attachModule() : undefined;
     const res = await created;
+    crashPoint('start:created');
     trace('start: container created');
     status.pid = res.pid;
     status.conmonPid = res.monitorPid;
@@ -124,6 +128,7 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
       session = openSession(ctx, bundle, socket, { ...attach, tty: c.tty });
     }
     await ctx.runtime.start(c.id);
+    crashPoint('start:started');
     trace('start: started');
   } catch (e) {
     socket?.close();
@@ -220,6 +225,7 @@ export async function cleanupContainer(ctx: EngineContext, id: string): Promise<
   const delay = await withContainerLock(ctx, id, 'cleanup', async () => {
     const rec = ctx.containers.get(id);
     if (!rec) return undefined;
+    if (rec.state === 'removing') { await removeLocked(ctx, rec); return undefined; }
     const seen = observe(ctx, rec);
     if (isActive(seen)) return undefined;
     if (seen.state === 'exited' && !seen.status.mounted) return undefined;
@@ -274,7 +280,10 @@ export async function cleanupLocked(ctx: EngineContext, rec: ContainerRecord, op
     ctx.containers.setState(c.id, 'stopped', rec.status);
     ctx.events.record('container', 'died', c.id, c.name, { exitCode: String(rec.status.exitCode), image: c.imageName });
   }
+  rotateLogIfNeeded(ctx, rec, { containerLocked: true }); // also converts a json-file log
+  crashPoint('cleanup:begin');
   await releaseRuntime(ctx, c.id);
+  crashPoint('cleanup:released');
   const status = { ...rec.status, pid: 0, mounted: false };
   ctx.containers.setState(c.id, 'exited', status);
   const done: ContainerRecord = { ...rec, state: 'exited', status };
@@ -304,6 +313,7 @@ export async function stopContainer(ctx: EngineContext, id: string, timeoutSec?:
 async function stopLocked(ctx: EngineContext, rec: ContainerRecord, timeoutSec: number): Promise<void> {
   const c = rec.config;
   ctx.containers.setState(c.id, rec.state, { ...rec.status, stoppedByUser: true });
+  crashPoint('stop:begin');
   if (rec.state === 'paused') await ctx.runtime.resume(c.id);
   if (timeoutSec > 0) {
     await ctx.runtime.kill(c.id, String(parseSignal(c.stopSignal)));
@@ -373,6 +383,7 @@ export async function removeLocked(ctx: EngineContext, rec: ContainerRecord, opt
   const anonymous = opts.volumes || c.autoRemove ? anonymousVolumesOf(ctx, c.id) : [];
   // Mark first: if we are killed half-way, recovery finishes the removal.
   ctx.containers.setState(c.id, 'removing', rec.status);
+  crashPoint('remove:marked');
   if (rec.state !== 'exited' || rec.status.mounted || fs.existsSync(ctx.paths.bundle(c.id))) await releaseRuntime(ctx, c.id);
   fs.rmSync(ctx.paths.container(c.id), { recursive: true, force: true });
   ctx.containers.delete(c.id);

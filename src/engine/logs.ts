@@ -56,6 +56,8 @@ interface Limits { maxSize: number; maxFile: number }
 
 const CHUNK = 64 * 1024;
 const BACKSTOP_MIN = 1024 * 1024;
+/** A hard link to conmon's live file: when conmon's backstop truncates (renames a new file over ctr.log), the old one survives here. */
+const HOLD = '.hold';
 const NL = Buffer.from('\n');
 
 // ---------- options and paths ----------
@@ -63,7 +65,7 @@ const NL = Buffer.from('\n');
 export function validateLogConfig(driver: string, opts: Record<string, string>): void {
   if (!['k8s-file', 'json-file', 'none'].includes(driver)) throw invalidArgument(`invalid log driver "${driver}": use k8s-file, json-file or none`);
   const keys = Object.keys(opts);
-  if (driver === 'none' && keys.length) throw invalidArgument(`log option ${keys[0]} needs a log: drop it or use --log-driver k8s-file or json-file`);
+  if (driver === 'none' && keys.length) throw invalidArgument(`log option ${keys[0]} does not apply to --log-driver none: drop it, or use k8s-file or json-file`);
   for (const k of keys) if (k !== 'max-size' && k !== 'max-file') throw invalidArgument(`unknown log option "${k}": use max-size=SIZE or max-file=N`);
   limitsOf(opts);
 }
@@ -107,21 +109,48 @@ function rotatedFiles(file: string): string[] {
     .map((n) => Number(n.slice(base.length))).sort((a, b) => b - a).map((n) => `${file}.${n}`);
 }
 
-/** The k8s files conmon wrote, oldest first. */
-function k8sFiles(ctx: EngineContext, c: ContainerConfig): string[] {
-  const live = logPath(ctx, c.id);
-  return c.logDriver === 'json-file' ? [live + '.old', live] : [...rotatedFiles(live), live];
+interface Opened { file: string; fd: number; ino: number; size: number }
+
+function openFile(file: string): Opened | undefined {
+  let fd: number;
+  try { fd = fs.openSync(file, 'r'); } catch { return undefined; }
+  const st = fs.fstatSync(fd);
+  return { file, fd, ino: st.ino, size: st.size };
 }
 
-/** file → file.1 → … keeping `maxFile` files in all (file itself is gone afterwards). */
-function shift(file: string, maxFile: number): void {
+/**
+ * Opens the k8s files conmon wrote, oldest first, one per inode (under the log lock):
+ * rotated ones (json-file: the handed-off ctr.log.old), then the hold link if conmon
+ * replaced the file it holds, then ctr.log. Opened in that order, so a ctr.log that
+ * exists means conmon closed the files before it.
+ */
+function openK8s(ctx: EngineContext, c: ContainerConfig): Opened[] {
+  const live = logPath(ctx, c.id);
+  const list = (c.logDriver === 'json-file' ? [live + '.old'] : rotatedFiles(live)).map(openFile).filter((f) => f !== undefined);
+  const hold = openFile(live + HOLD), cur = openFile(live);
+  if (hold && hold.ino === cur?.ino) fs.closeSync(hold.fd);
+  else if (hold && list.some((f) => f.ino === hold.ino)) { // left by a crash between two steps
+    fs.closeSync(hold.fd);
+    fs.rmSync(hold.file, { force: true });
+  } else if (hold) list.push(hold);
+  if (cur) list.push(cur);
+  return list;
+}
+
+/** Keeps a second name on conmon's live file, so a truncation by conmon's backstop loses nothing. */
+function ensureHold(live: string): void {
+  try { fs.linkSync(live, live + HOLD); } catch { /* already held, or no live file yet */ }
+}
+
+/** Rotated copies shift up (file.1 → file.2 …) keeping `maxFile` files in all, then src → file.1. */
+function shift(file: string, maxFile: number, src = file): void {
   for (const r of rotatedFiles(file)) { // highest number first
     const n = Number(r.slice(file.length + 1));
     if (n + 1 >= maxFile) fs.rmSync(r, { force: true });
     else fs.renameSync(r, `${file}.${n + 1}`);
   }
-  if (maxFile > 1) fs.renameSync(file, file + '.1');
-  else fs.rmSync(file, { force: true });
+  if (maxFile > 1) fs.renameSync(src, file + '.1');
+  else fs.rmSync(src, { force: true });
 }
 
 /** Asks conmon to reopen ctr.log (it creates a fresh one); false if no conmon is listening. */
@@ -177,14 +206,25 @@ export function rotateLogIfNeeded(ctx: EngineContext, rec: ContainerRecord, opts
   try {
     return withLogLockSync(ctx, c.id, () => {
       const live = logPath(ctx, c.id);
-      let size: number;
-      try { size = fs.statSync(live).size; } catch { return false; } // conmon has not reopened yet
-      if (size <= lim.maxSize) return false;
-      const isRunning = running(ctx, c.id);
-      if (!isRunning && !opts.containerLocked) return false; // a start could be opening it
-      shift(live, lim.maxFile);
-      if (isRunning && !requestReopen(ctx, c.id) && lim.maxFile > 1) undoRename(live + '.1', live);
-      return true;
+      const files = openK8s(ctx, c);
+      let rotated = false;
+      try {
+        // What conmon's backstop truncated away is the newest rotated file.
+        if (files.some((f) => f.file === live + HOLD)) rotated = (shift(live, lim.maxFile, live + HOLD), true);
+        const cur = files.find((f) => f.file === live); // absent until conmon has reopened after a rotation
+        const isRunning = running(ctx, c.id);
+        // A stopped container's file moves only under the container lock: a start could be opening it.
+        if (cur && cur.size > lim.maxSize && (isRunning || opts.containerLocked)) {
+          fs.rmSync(live + HOLD, { force: true });
+          shift(live, lim.maxFile);
+          if (isRunning && !requestReopen(ctx, c.id) && lim.maxFile > 1) undoRename(live + '.1', live);
+          rotated = true;
+        }
+        ensureHold(live);
+      } finally {
+        for (const f of files) fs.closeSync(f.fd);
+      }
+      return rotated;
     }) ?? false;
   } catch (e) {
     log.warn(`rotating the log of ${c.name}: ${(e as Error).message}`);
@@ -207,23 +247,10 @@ function readState(file: string): JsonState {
   } catch { return { ino: 0, offset: 0 }; }
 }
 
-interface Opened { file: string; fd: number; ino: number; size: number }
-
-function openFile(file: string): Opened | undefined {
-  let fd: number;
-  try { fd = fs.openSync(file, 'r'); } catch { return undefined; }
-  const st = fs.fstatSync(fd);
-  return { file, fd, ino: st.ino, size: st.size };
-}
-
-/** Where unconverted k8s content starts in each of [ctr.log.old, ctr.log]; a stale old file gets -1. */
-function k8sStarts(files: (Opened | undefined)[], state: JsonState): number[] {
-  const [old, cur] = files;
-  return files.map((f) => {
-    if (!f) return 0;
-    if (f === old && cur && cur.ino === state.ino) return -1;
-    return f.ino === state.ino && f.size >= state.offset ? state.offset : 0;
-  });
+/** Where unconverted content starts in each k8s file: the state's file at its offset; older ones are done (-1). */
+function k8sStarts(files: Opened[], state: JsonState): number[] {
+  const k = files.findIndex((f) => f.ino === state.ino);
+  return files.map((f, i) => (i < k ? -1 : i === k && f.size >= state.offset ? state.offset : 0));
 }
 
 /**
@@ -247,39 +274,43 @@ function sync(ctx: EngineContext, rec: ContainerRecord, opts: MaintainOptions): 
 }
 
 function syncLocked(ctx: EngineContext, c: ContainerConfig, opts: MaintainOptions): { converted: boolean; rotated: boolean } {
-  const [oldPath, livePath] = k8sFiles(ctx, c) as [string, string];
+  const live = logPath(ctx, c.id), oldPath = live + '.old';
+  const lim = limitsOf(c.logOpts);
   const stateFile = jsonLogPath(ctx, c.id) + '.state';
-  const saveState = (s: JsonState) => { state = s; writeFileAtomic(stateFile, JSON.stringify(s), { mode: 0o600 }); };
-  let state = readState(stateFile);
+  const saveState = (s: JsonState) => writeFileAtomic(stateFile, JSON.stringify(s), { mode: 0o600 });
   const isRunning = running(ctx, c.id);
-  // Open ctr.log before draining ctr.log.old: if it exists, conmon has closed the old one.
-  const files = [openFile(oldPath), openFile(livePath)];
-  const [old, cur] = files;
-  const starts = k8sStarts(files, state);
-  const out = new JsonWriter(jsonLogPath(ctx, c.id), limitsOf(c.logOpts));
+  const files = openK8s(ctx, c);
+  const cur = files.find((f) => f.file === live);
+  const starts = k8sStarts(files, readState(stateFile));
+  const out = new JsonWriter(jsonLogPath(ctx, c.id), lim);
   try {
-    if (old && starts[0]! < 0) fs.rmSync(oldPath, { force: true });
-    else if (old) {
-      saveState({ ino: old.ino, offset: convert(old.fd, starts[0]!, out) });
-      if (!cur && isRunning) return out.result(); // conmon has not reopened yet
-      fs.rmSync(oldPath, { force: true });
-      saveState({ ino: cur?.ino ?? 0, offset: 0 });
+    for (const [i, f] of files.entries()) {
+      if (f === cur) break;
+      if (starts[i]! < 0) { fs.rmSync(f.file, { force: true }); continue; } // converted; a crash came before the removal
+      saveState({ ino: f.ino, offset: convert(f.fd, starts[i]!, out) });
+      // ctr.log.old is final once conmon has made a new ctr.log (it closes the old one first) or has exited.
+      if (f.file === oldPath && !cur && isRunning) return out.result();
+      fs.rmSync(f.file, { force: true });
+      saveState({ ino: files[i + 1]?.ino ?? 0, offset: 0 });
     }
     if (!cur) return out.result();
-    const end = convert(cur.fd, cur.ino === state.ino ? starts[1]! : 0, out);
+    const end = convert(cur.fd, starts[files.length - 1]!, out);
     saveState({ ino: cur.ino, offset: end });
     if (end > 0 && isRunning) {
-      fs.renameSync(livePath, oldPath);
-      if (!requestReopen(ctx, c.id)) undoRename(oldPath, livePath);
+      fs.rmSync(live + HOLD, { force: true });
+      fs.renameSync(live, oldPath);
+      if (!requestReopen(ctx, c.id)) undoRename(oldPath, live);
     } else if (end > 0 && opts.containerLocked) {
-      // Stopped and no start can race: drop the converted file (unlinked, so readers holding it still can read it).
+      // Stopped, and no start can race: drop the converted file (unlinked, so readers holding it can still read it).
       saveState({ ino: 0, offset: 0 });
-      fs.rmSync(livePath, { force: true });
+      fs.rmSync(live + HOLD, { force: true });
+      fs.rmSync(live, { force: true });
     }
+    if (lim.maxSize) ensureHold(live);
     return out.result();
   } finally {
     out.close();
-    for (const f of files) if (f) fs.closeSync(f.fd);
+    for (const f of files) fs.closeSync(f.fd);
   }
 }
 
@@ -410,4 +441,182 @@ export class LineSplitter {
     return lines;
   }
   get pending(): number { return this.rest?.length ?? 0; }
+}
+
+// ---------- reading ----------
+
+interface Cursor { fd: number; ino: number; pos: number; end?: number; json: boolean; split: LineSplitter }
+interface LogMessage { time: string; ns: bigint; stream: Stream; data: Buffer }
+/** k8s inode → an fd we keep open, so its number cannot be reused while we follow. */
+type Held = Map<number, number>;
+
+/** Writes a container's logs to `sink`; with `follow`, until the container has stopped. */
+export async function readLogs(ctx: EngineContext, rec: ContainerRecord, opts: LogOptions, sink: LogSink): Promise<void> {
+  const c = rec.config;
+  if (c.logDriver === 'none') {
+    throw invalidArgument(`container ${c.name} uses the "none" log driver and keeps no logs: recreate it with --log-driver k8s-file or json-file`);
+  }
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const since = opts.since ? parseTimestamp(opts.since, '--since', now) : undefined;
+  const until = opts.until ? parseTimestamp(opts.until, '--until', now) : undefined;
+  rotateLogIfNeeded(ctx, rec);
+  const follow = !!opts.follow && running(ctx, c.id);
+  const lock = await FileLock.acquire(lockPath(ctx, c.id), `the logs of container ${c.name}`);
+  let sources: Cursor[];
+  try { sources = openSources(ctx, c); } finally { lock.release(); }
+  const k8s = sources.filter((s) => !s.json);
+  const held: Held = new Map(k8s.map((s) => [s.ino, s.fd]));
+  const out = new Emitter(sink, !!opts.timestamps);
+  const pipe = new Pipeline(out, since, until, opts.tail !== undefined && opts.tail >= 0 ? opts.tail : undefined);
+  try {
+    for (const s of sources) await drain(s, pipe, out);
+    if (!follow) pipe.flushPartials();
+    pipe.endInitial();
+    await out.flush();
+    if (follow) await followLive(ctx, c, k8s[k8s.length - 1], held, pipe, out);
+  } finally {
+    for (const s of sources) if (s.json) fs.closeSync(s.fd);
+    for (const fd of held.values()) fs.closeSync(fd);
+  }
+}
+
+/** Every file with content to show, oldest first (taken under the log lock). */
+function openSources(ctx: EngineContext, c: ContainerConfig): Cursor[] {
+  const cursor = (f: Opened, pos: number, json: boolean, end?: number): Cursor => ({ fd: f.fd, ino: f.ino, pos, end, json, split: new LineSplitter() });
+  const k8s = openK8s(ctx, c);
+  if (c.logDriver !== 'json-file') return k8s.map((f) => cursor(f, 0, false));
+  const jsonFile = jsonLogPath(ctx, c.id);
+  const json = [...rotatedFiles(jsonFile), jsonFile].map(openFile).filter((f) => f !== undefined).map((f) => cursor(f, 0, true, f.size));
+  const starts = k8sStarts(k8s, readState(jsonFile + '.state'));
+  return [...json, ...k8s.map((f, i) => cursor(f, starts[i]! < 0 ? f.size : starts[i]!, false))];
+}
+
+/** Reads a cursor to its end (or EOF), feeding complete lines to the pipeline. */
+async function drain(s: Cursor, pipe: Pipeline, out: Emitter): Promise<void> {
+  for (;;) {
+    const want = s.end === undefined ? CHUNK : Math.min(CHUNK, s.end - s.pos);
+    if (want <= 0) return;
+    const buf = Buffer.allocUnsafe(want);
+    const n = fs.readSync(s.fd, buf, 0, want, s.pos);
+    if (n <= 0) return;
+    s.pos += n;
+    for (const line of s.split.push(buf.subarray(0, n))) {
+      const r = s.json ? parseJsonLine(line) : parseK8sLine(line);
+      if (r) pipe.record(r);
+    }
+    await out.flush();
+  }
+}
+
+/** Streams new output until the container has stopped and everything is printed. */
+async function followLive(ctx: EngineContext, c: ContainerConfig, cur: Cursor | undefined, held: Held, pipe: Pipeline, out: Emitter): Promise<void> {
+  let wake = () => {};
+  let dirty = true, stopped = false;
+  let watcher: fs.FSWatcher | undefined;
+  try {
+    watcher = fs.watch(ctx.paths.container(c.id), () => { dirty = true; wake(); });
+    watcher.on('error', () => { stopped = true; wake(); });
+  } catch { stopped = true; }
+  void waitForExit(ctx, c.id).catch(() => 0).then(() => { stopped = true; wake(); });
+  try {
+    for (;;) {
+      const last = stopped; // conmon flushed the log before writing the exit file: one more pass
+      dirty = false;
+      cur = await advance(ctx, c, cur, held, pipe, out);
+      if (last) break;
+      if (!dirty && !stopped) await new Promise<void>((r) => { wake = r; });
+    }
+    pipe.flushPartials();
+    await out.flush();
+  } finally {
+    watcher?.close();
+  }
+}
+
+/** Reads the current file, then any newer ones (after a rotation or reopen), in order. */
+async function advance(ctx: EngineContext, c: ContainerConfig, cur: Cursor | undefined, held: Held, pipe: Pipeline, out: Emitter): Promise<Cursor | undefined> {
+  for (;;) {
+    if (cur) {
+      await drain(cur, pipe, out);
+      try { if (fs.statSync(logPath(ctx, c.id)).ino === cur.ino) return cur; } catch { /* no live file right now */ }
+    }
+    let next: Opened | undefined;
+    let lock: FileLock;
+    try { lock = await FileLock.acquire(lockPath(ctx, c.id), `the logs of container ${c.name}`); } catch { return cur; }
+    try {
+      const files = openK8s(ctx, c);
+      const present = new Set(files.map((f) => f.ino));
+      for (const [ino, fd] of held) if (!present.has(ino) && ino !== cur?.ino) { fs.closeSync(fd); held.delete(ino); }
+      next = files.find((f) => !held.has(f.ino));
+      for (const f of files) if (f !== next) fs.closeSync(f.fd);
+    } finally { lock.release(); }
+    if (!next) return cur;
+    held.set(next.ino, next.fd);
+    if (cur) await drain(cur, pipe, out); // the old file is final now
+    cur = { fd: next.fd, ino: next.ino, pos: 0, json: false, split: new LineSplitter() };
+  }
+}
+
+/** Joins partial lines, applies --since/--until and --tail, and hands lines to the emitter. */
+class Pipeline {
+  private partial: Record<Stream, LogRecord[]> = { stdout: [], stderr: [] };
+  private ring: LogMessage[] | undefined;
+  constructor(private out: Emitter, private since?: bigint, private until?: bigint, private tail?: number) {
+    if (tail !== undefined) this.ring = [];
+  }
+
+  record(r: LogRecord): void {
+    const parts = this.partial[r.stream];
+    if (r.partial) {
+      parts.push({ ...r, content: Buffer.from(r.content) });
+      return;
+    }
+    const data = Buffer.concat([...parts.map((p) => p.content), r.content, NL]);
+    parts.length = 0;
+    this.message({ time: r.time, ns: r.ns, stream: r.stream, data });
+  }
+
+  /** A line still unfinished at the end (e.g. `printf abc`) is shown as it is. */
+  flushPartials(): void {
+    for (const parts of [this.partial.stdout, this.partial.stderr]) {
+      const last = parts[parts.length - 1];
+      if (!last) continue;
+      this.message({ time: last.time, ns: last.ns, stream: last.stream, data: Buffer.concat(parts.map((p) => p.content)) });
+      parts.length = 0;
+    }
+  }
+
+  /** The existing lines are read: emit the tail, then stream. */
+  endInitial(): void {
+    const ring = this.ring;
+    this.ring = undefined;
+    if (ring && this.tail) for (const m of ring.slice(-this.tail)) this.out.add(m);
+  }
+
+  private message(m: LogMessage): void {
+    if ((this.since !== undefined && m.ns < this.since) || (this.until !== undefined && m.ns >= this.until)) return;
+    if (!this.ring) return this.out.add(m);
+    if (!this.tail) return;
+    this.ring.push(m);
+    if (this.ring.length > 2 * this.tail + 1024) this.ring = this.ring.slice(-this.tail);
+  }
+}
+
+/** Batches consecutive lines of one stream into one sink call, keeping the order. */
+class Emitter {
+  private runs: { stream: Stream; bufs: Buffer[] }[] = [];
+  constructor(private sink: LogSink, private timestamps: boolean) {}
+
+  add(m: LogMessage): void {
+    let run = this.runs[this.runs.length - 1];
+    if (!run || run.stream !== m.stream) this.runs.push(run = { stream: m.stream, bufs: [] });
+    if (this.timestamps) run.bufs.push(Buffer.from(displayTime(m.time) + ' '));
+    run.bufs.push(m.data);
+  }
+
+  async flush(): Promise<void> {
+    const runs = this.runs;
+    this.runs = [];
+    for (const r of runs) await this.sink[r.stream](Buffer.concat(r.bufs));
+  }
 }

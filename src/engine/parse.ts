@@ -108,7 +108,7 @@ export function parseMount(spec: string): MountSpec {
   if (!target) throw bad(`target is required; ${MOUNT_USAGE}`);
   if (!target.startsWith('/')) throw bad(`the target "${target}" must be an absolute path`);
   if (readonly) options.push('ro');
-  const destination = path.posix.normalize(target);
+  const destination = path.posix.resolve('/', target);
   if (type === 'tmpfs') {
     if (source) throw bad('a tmpfs mount has no source');
     return { type, source: '', destination, options };
@@ -266,4 +266,36 @@ export function parseRestartPolicy(s: string): RestartPolicy {
     throw invalidArgument(`invalid restart policy "${s}": use no, on-failure[:MAX-RETRIES], always or unless-stopped`);
   }
   return { name: m[1] as RestartPolicy['name'], maximumRetryCount: m[2] ? Number(m[2]) : 0 };
+}
+
+// ----- log times (container logs feature) -----
+
+const TIME_RE = /^(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,9}))?)?)?(Z|[+-]\d\d:?\d\d)?$/i;
+
+/** An RFC 3339 time (or a date; without a zone it is local time, as in Docker) in nanoseconds since the epoch. */
+export function timestampNs(s: string): bigint | undefined {
+  const m = TIME_RE.exec(s);
+  if (!m) return undefined;
+  const [, y, mo, d, h = '0', mi = '0', sec = '0', frac = '', zone] = m;
+  let ms: number;
+  if (zone) {
+    ms = Date.UTC(+y!, +mo! - 1, +d!, +h, +mi, +sec);
+    if (zone.toUpperCase() !== 'Z') {
+      const z = zone.slice(1).replace(':', '');
+      ms -= (zone[0] === '-' ? -1 : 1) * (Number(z.slice(0, 2)) * 60 + Number(z.slice(2))) * 60_000;
+    }
+  } else ms = new Date(+y!, +mo! - 1, +d!, +h, +mi, +sec).getTime();
+  if (!Number.isFinite(ms)) return undefined;
+  return BigInt(ms) * 1_000_000n + BigInt(frac.padEnd(9, '0'));
+}
+
+/** `--since`/`--until`: RFC 3339, Unix seconds (fractional too) or a Go duration before `nowNs`; in nanoseconds. */
+export function parseTimestamp(s: string, what: string, nowNs: bigint = BigInt(Date.now()) * 1_000_000n): bigint {
+  const t = s.trim();
+  const unix = /^(\d+)(?:\.(\d{1,9}))?$/.exec(t);
+  if (unix) return BigInt(unix[1]!) * 1_000_000_000n + BigInt((unix[2] ?? '').padEnd(9, '0'));
+  const abs = timestampNs(t);
+  if (abs !== undefined) return abs;
+  if (/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(t)) return nowNs - BigInt(Math.round(parseDuration(t) * 1e6));
+  throw invalidArgument(`invalid ${what} "${s}": use an RFC 3339 time (2026-01-02T15:04:05Z), Unix seconds (1767366245.5) or a duration before now (10m, 1h30m)`);
 }

@@ -5,18 +5,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { EngineContext } from './context.js';
-import { abandonedIntents, clearIntent, writeIntent } from './intents.js';
+import { abandonedIntents, clearIntent, writeIntent, setRepairHook } from './intents.js';
 import { FileLock } from '../sys/lock.js';
 import { observe, isActive, cleanupLocked, removeLocked } from './lifecycle.js';
 import { unmountOverlay, overlayDirs } from '../snapshot/overlay.js';
+import { releaseVolumes } from './volume-mounts.js';
 import { cgroupPids, removeCgroup } from '../sys/cgroups.js';
 import { pidAlive, pidStartTime } from '../sys/fsutil.js';
 import { log } from '../sys/log.js';
 import { messageOf } from './errors.js';
 import type { ContainerRecord } from './container-types.js';
 
-export async function recoverInterrupted(ctx: EngineContext): Promise<void> {
+setRepairHook(repairContainer);
+
+/** After a reboot (or a wiped run directory) nothing recorded as live is live: reconcile once. Cheap otherwise. */
+export async function refreshIfRebooted(ctx: EngineContext): Promise<void> {
   if (!fs.existsSync(path.join(ctx.cfg.runroot, 'alive'))) await refreshAfterReboot(ctx);
+}
+
+export async function recoverInterrupted(ctx: EngineContext): Promise<void> {
+  await refreshIfRebooted(ctx);
   for (const { id, intent } of abandonedIntents(ctx)) {
     fs.mkdirSync(ctx.paths.locks, { recursive: true });
     const lock = FileLock.tryAcquire(ctx.paths.containerLock(id));
@@ -57,6 +65,11 @@ export async function repairContainer(ctx: EngineContext, id: string): Promise<s
     if (adopted) return adopted;
   }
   const seen = observe(ctx, rec);
+  // cp and commit pause a running container for a moment: resume one whose command died meanwhile.
+  if (seen.state === 'running' && (await ctx.runtime.state(id))?.status === 'paused') {
+    await ctx.runtime.resume(id);
+    return 'resumed a container that an interrupted cp or commit had paused';
+  }
   if (isActive(seen)) return undefined;
   if (seen.state === 'stopped' || seen.status.mounted || fs.existsSync(ctx.paths.bundle(id))) {
     await cleanupLocked(ctx, seen, { applyPolicy: seen.state === 'stopped' });
@@ -107,6 +120,7 @@ async function refreshAfterReboot(ctx: EngineContext): Promise<void> {
         await waitEmpty(cgroup);
         removeCgroup(cgroup);
         await unmountOverlay(overlayDirs(ctx.paths.container(rec.config.id)).merged);
+        await releaseVolumes(ctx, rec.config.id);
         const wasActive = isActive(rec);
         ctx.containers.setState(rec.config.id, rec.state === 'removing' ? 'removing' : wasActive ? 'exited' : rec.state === 'stopped' ? 'exited' : rec.state, {
           ...rec.status, pid: 0, conmonPid: 0, mounted: false,

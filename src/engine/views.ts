@@ -9,7 +9,7 @@ import { containerCapabilities } from '../runtime/capabilities.js';
 import { parseDevice } from '../runtime/spec.js';
 import { ago, humanDuration, humanSize } from '../format/human.js';
 import { splitName } from '../image/reference.js';
-import { logPath } from './lifecycle.js';
+import { displayLogPath } from './logs.js';
 import { volumeSource } from './volume-mounts.js';
 
 export function displayState(rec: ContainerRecord): string {
@@ -68,7 +68,7 @@ export function containerInspect(ctx: EngineContext, rec: ContainerRecord): Reco
     ResolvConfPath: `${bundle}/resolv.conf`,
     HostnamePath: `${bundle}/hostname`,
     HostsPath: `${bundle}/hosts`,
-    LogPath: c.logDriver === 'none' ? '' : logPath(ctx, c.id),
+    LogPath: displayLogPath(ctx, c),
     Name: c.name,
     RestartCount: s.restartCount,
     Driver: 'overlay',

@@ -54,7 +54,7 @@ export function resolveMounts(ctx: EngineContext, o: MountRequest, imageVolumes:
     }
   }
   for (const raw of imageVolumes) {
-    const dest = path.posix.normalize('/' + raw);
+    const dest = path.posix.resolve('/', raw);
     if (list.some((m) => covers(m.destination, dest))) continue;
     list.push({ type: 'volume', source: newId(), destination: dest, options: [], volumeCreate: { anonymous: true, labels: {}, options: {} } });
   }

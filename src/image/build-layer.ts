@@ -9,7 +9,8 @@ import { MEDIA, type Descriptor } from './types.js';
 
 export interface BuiltLayer { descriptor: Descriptor; diffId: string; size: number }
 
-export async function layerFromDirectory(content: ContentStore, dir: string, opts: { overlayWhiteouts: boolean }): Promise<BuiltLayer> {
+/** `beforeCommit` runs with the blob's digest before it becomes visible (to pin it against a concurrent GC). */
+export async function layerFromDirectory(content: ContentStore, dir: string, opts: { overlayWhiteouts: boolean; beforeCommit?: (digest: string) => void }): Promise<BuiltLayer> {
   const hash = createHash('sha256');
   let size = 0;
   const meter = new Transform({
@@ -18,7 +19,7 @@ export async function layerFromDirectory(content: ContentStore, dir: string, opt
   const tar = packDirectory(dir, { overlayWhiteouts: opts.overlayWhiteouts });
   tar.on('error', (e) => meter.destroy(e));
   const gz = await compressStream('gzip', tar.pipe(meter));
-  const res = await content.ingest(gz);
+  const res = await content.ingest(gz, undefined, { beforeCommit: opts.beforeCommit });
   return {
     descriptor: { mediaType: MEDIA.ociLayerGzip, digest: res.digest, size: res.size },
     diffId: 'sha256:' + hash.digest('hex'),

@@ -64,6 +64,8 @@ export function spawnConmon(path: string, args: string[], cwd: string, errFile: 
     _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4',
   };
   if (opts.attachPipe) env._OCI_ATTACHPIPE = '5';
+  // conmon passes its environment to the exit command: keep Berth's own settings.
+  for (const [k, v] of Object.entries(process.env)) if (k.startsWith('BERTH_') && v !== undefined) env[k] = v;
   const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'ignore', errFd, 'pipe', 'pipe'];
   if (opts.attachPipe) stdio.push('pipe');
   let child: ChildProcess;

@@ -43,7 +43,7 @@ export const CREATE_FLAGS: FlagSpec[] = [
   ...RESOURCE_FLAGS,
   DEVICE_FLAG,
   { name: 'cgroup-parent', type: 'string', help: 'Cgroup parent for the container', arg: 'PATH' },
-  { name: 'log-driver', type: 'string', help: 'Logging driver: k8s-file or none', arg: 'DRIVER' },
+  { name: 'log-driver', type: 'string', help: 'Logging driver: k8s-file, json-file or none', arg: 'DRIVER' },
   { name: 'log-opt', type: 'strings', help: 'Logging driver options', arg: 'KEY=VALUE' },
   { name: 'restart', type: 'string', help: 'Restart policy: no, on-failure[:N], always, unless-stopped', arg: 'POLICY' },
   { name: 'cidfile', type: 'string', help: 'Write the container ID to this file', arg: 'FILE' },
@@ -107,7 +107,7 @@ export function toCreateOptions(p: Parsed, image: string, cmd: string[]): Create
   if (s('cgroup-parent')) o.cgroupParent = s('cgroup-parent');
   if (s('log-driver')) {
     const d = s('log-driver')!;
-    if (!['k8s-file', 'none'].includes(d)) throw invalidArgument(`invalid log driver "${d}": use k8s-file or none`);
+    if (!['k8s-file', 'json-file', 'none'].includes(d)) throw invalidArgument(`invalid log driver "${d}": use k8s-file, json-file or none`);
     o.logDriver = d;
   }
   o.resources = resourcesFromFlags(p);

@@ -11,6 +11,7 @@ import { VERSION } from '../version.js';
 
 export const versionCommand: Command = {
   name: 'version',
+  usesEngine: false,
   usage: '[options]',
   summary: 'Show version information',
   flags: [FORMAT_FLAG],
