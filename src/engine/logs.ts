@@ -21,8 +21,11 @@
 //   the container directory wakes it, and it moves to the next file once the one it
 //   reads is no longer the live ctr.log; it ends when the exit file says the container
 //   stopped (conmon writes it after flushing the log).
-// Limit: conmon never resets its --log-size-max counter on reopen, so once per backstop
-// bytes of output it truncates the live file (what arrived since the last rotation).
+// - conmon never resets its --log-size-max counter on reopen, so once per backstop bytes
+//   of output it truncates anyway (renames a fresh ctr.log.tmp over ctr.log). Berth keeps
+//   a hard link, ctr.log.hold, on the live file (made on ctr.log.tmp before asking for a
+//   reopen), so a truncated file survives and becomes the newest rotated one (json-file:
+//   is converted). Limit: a second truncation before the next call still loses content.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { EngineContext } from './context.js';
@@ -128,7 +131,7 @@ function openK8s(ctx: EngineContext, c: ContainerConfig): Opened[] {
   const live = logPath(ctx, c.id);
   const list = (c.logDriver === 'json-file' ? [live + '.old'] : rotatedFiles(live)).map(openFile).filter((f) => f !== undefined);
   const hold = openFile(live + HOLD), cur = openFile(live);
-  if (hold && hold.ino === cur?.ino) fs.closeSync(hold.fd);
+  if (hold && (!cur || hold.ino === cur.ino)) fs.closeSync(hold.fd); // held, or on conmon's next file (reopen pending)
   else if (hold && list.some((f) => f.ino === hold.ino)) { // left by a crash between two steps
     fs.closeSync(hold.fd);
     fs.rmSync(hold.file, { force: true });
@@ -153,13 +156,25 @@ function shift(file: string, maxFile: number, src = file): void {
   else fs.rmSync(src, { force: true });
 }
 
-/** Asks conmon to reopen ctr.log (it creates a fresh one); false if no conmon is listening. */
-function requestReopen(ctx: EngineContext, id: string): boolean {
+/**
+ * After ctr.log was moved away, asks conmon to reopen it; false if no conmon listens.
+ * conmon reopens by creating ctr.log.tmp and renaming it over ctr.log, so with `hold`
+ * Berth makes that file first, hold link included: the new ctr.log is held from its start.
+ */
+function reopen(ctx: EngineContext, id: string, live: string, hold: boolean): boolean {
+  const tmp = live + '.tmp';
+  fs.rmSync(live + HOLD, { force: true });
+  if (hold) {
+    fs.closeSync(fs.openSync(tmp, 'a', 0o600));
+    fs.linkSync(tmp, live + HOLD);
+  }
   try {
     const fd = fs.openSync(path.join(ctx.paths.bundle(id), 'ctl'), fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
     try { fs.writeSync(fd, '2 0 0\n'); } finally { fs.closeSync(fd); }
     return true;
   } catch {
+    fs.rmSync(live + HOLD, { force: true });
+    fs.rmSync(tmp, { force: true });
     return false;
   }
 }
@@ -210,14 +225,17 @@ export function rotateLogIfNeeded(ctx: EngineContext, rec: ContainerRecord, opts
       let rotated = false;
       try {
         // What conmon's backstop truncated away is the newest rotated file.
-        if (files.some((f) => f.file === live + HOLD)) rotated = (shift(live, lim.maxFile, live + HOLD), true);
+        if (files.some((f) => f.file === live + HOLD)) {
+          shift(live, lim.maxFile, live + HOLD);
+          rotated = true;
+        }
         const cur = files.find((f) => f.file === live); // absent until conmon has reopened after a rotation
         const isRunning = running(ctx, c.id);
         // A stopped container's file moves only under the container lock: a start could be opening it.
         if (cur && cur.size > lim.maxSize && (isRunning || opts.containerLocked)) {
           fs.rmSync(live + HOLD, { force: true });
           shift(live, lim.maxFile);
-          if (isRunning && !requestReopen(ctx, c.id) && lim.maxFile > 1) undoRename(live + '.1', live);
+          if (isRunning && !reopen(ctx, c.id, live, true) && lim.maxFile > 1) undoRename(live + '.1', live);
           rotated = true;
         }
         ensureHold(live);
@@ -299,7 +317,7 @@ function syncLocked(ctx: EngineContext, c: ContainerConfig, opts: MaintainOption
     if (end > 0 && isRunning) {
       fs.rmSync(live + HOLD, { force: true });
       fs.renameSync(live, oldPath);
-      if (!requestReopen(ctx, c.id)) undoRename(oldPath, live);
+      if (!reopen(ctx, c.id, live, lim.maxSize > 0)) undoRename(oldPath, live);
     } else if (end > 0 && opts.containerLocked) {
       // Stopped, and no start can race: drop the converted file (unlinked, so readers holding it can still read it).
       saveState({ ino: 0, offset: 0 });
