@@ -49,7 +49,8 @@ export async function* readEvents(ctx: EngineContext, q: EventQuery, signal?: Ab
   const sinceUs = q.since ? Number(parseTimestamp(q.since, '--since', now) / 1000n) : undefined;
   const untilUs = q.until ? Number(parseTimestamp(q.until, '--until', now) / 1000n) : undefined;
   if (sinceUs !== undefined && untilUs !== undefined && untilUs < sinceUs) throw invalidArgument('--until is before --since');
-  const follow = q.follow ?? untilUs === undefined;
+  // With an --until in the future, follow until then.
+  const follow = q.follow ?? (untilUs === undefined || untilUs > Date.now() * 1000);
   // Without --since, a follower sees only new events (like `docker events`).
   let seq = sinceUs === undefined && follow ? ctx.events.lastSeq() : 0;
   for (;;) {

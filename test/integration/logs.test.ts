@@ -113,6 +113,19 @@ test('rotation by size keeps max-file files and the newest content complete', as
   assert.ok(!fs.existsSync(path.join(dir, 'ctr.log.2')));
 });
 
+test('a truncation by conmon\'s backstop (4x max-size, at least 1 MiB) loses nothing', async () => {
+  // conmon counts bytes since it started, not since the last reopen, so >1 MiB of output truncates once.
+  const n = 10_000;
+  const pad = 'x'.repeat(100);
+  await t.ok(['run', '-d', '--name', 'b1', '--log-opt', 'max-size=64k', '--log-opt', 'max-file=100', 'busybox', 'sh', '-c',
+    `i=0; while [ $i -lt ${n} ]; do echo "line $i ${pad}"; i=$((i+1)); [ $((i % 500)) = 0 ] && sleep 0.05; done`]);
+  for (let i = 0; i < 300; i++) if ((await t.ok(['logs', '--tail', '1', 'b1'])).startsWith(`line ${n - 1} `)) break;
+  await t.ok(['wait', 'b1']);
+  const nums = (await t.ok(['logs', 'b1'])).trimEnd().split('\n').map((l) => Number(l.split(' ')[1]));
+  assert.equal(nums.length, n);
+  nums.forEach((v, i) => { if (v !== i) assert.fail(`line ${i} is missing (found ${v})`); });
+});
+
 test('json-file keeps Docker\'s format, with rotation', async () => {
   await t.berth(['run', '--name', 'j1', '--log-driver', 'json-file', 'busybox', 'sh', '-c', 'echo one; echo two >&2; printf "th\\"ree"']);
   const cid = await id('j1');

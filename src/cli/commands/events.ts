@@ -29,7 +29,7 @@ export const eventsCommand: Command = {
   maxArgs: 0,
   async run(ctx, p) {
     const format = str(p.flags.format);
-    const follow = p.flags.stream !== false && !str(p.flags.until);
+    const follow = p.flags.stream === false ? false : undefined;
     for await (const e of ctx.engine().events({ since: str(p.flags.since), until: str(p.flags.until), filters: list(p.flags.filter), follow })) {
       const v = view(e);
       if (format === 'json') ctx.out(JSON.stringify(v) + '\n');
