@@ -22,15 +22,22 @@ export function berthEnv(dir) {
 }
 
 /** A Podman with private roots, runc and this host's ulimits (see reference/podman.md). */
-export function podmanEnv(dir) {
+export function podmanEnv() {
   if (!which('podman')) return undefined;
+  // Podman refuses a run root longer than 50 characters.
+  const dir = fs.mkdtempSync('/tmp/pb-');
   const conf = path.join(dir, 'containers.conf');
   fs.writeFileSync(conf, '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n');
   const env = { ...process.env, CONTAINERS_CONF: conf };
   const argv = ['--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run'), '--tmpdir', path.join(dir, 'tmp'), '--cgroup-manager', 'cgroupfs'];
   const cmd = (...args) => ['podman', ...argv, ...args];
   const sh = (...args) => execFileSync('podman', [...argv, ...args], { env, encoding: 'utf8', maxBuffer: 256 << 20 });
-  return { env, cmd, sh, version: execFileSync('podman', ['--version'], { encoding: 'utf8' }).trim() };
+  const cleanup = () => {
+    spawnSync('podman', [...argv, 'rm', '-af', '-t', '0'], { env, stdio: 'ignore' });
+    spawnSync('podman', [...argv, 'system', 'reset', '-f'], { env, stdio: 'ignore' });
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { env, cmd, sh, cleanup, version: execFileSync('podman', ['--version'], { encoding: 'utf8' }).trim() };
 }
 
 export function which(p) {

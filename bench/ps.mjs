@@ -12,7 +12,7 @@ const dir = tmpdir('ps');
 const berth = berthEnv(dir);
 berth.sh('image', 'bootstrap', 'busybox');
 for (let i = 0; i < N; i++) berth.sh('create', '--name', `c${i}`, 'busybox', 'true');
-const podman = podmanEnv(fs.mkdtempSync(path.join(dir, 'podman-')));
+const podman = podmanEnv();
 if (podman) {
   const archive = path.join(dir, 'busybox.tar');
   berth.sh('save', '-o', archive, 'busybox');
@@ -33,6 +33,6 @@ record('ps', {
 });
 
 spawnSync(berth.cmd('rm', '-af')[0], berth.cmd('rm', '-af').slice(1), { env: berth.env });
-if (podman) spawnSync('podman', podman.cmd('system', 'reset', '-f').slice(1), { env: podman.env, stdio: 'ignore' });
+podman?.cleanup();
 cleanupCgroups('berth-bench');
 fs.rmSync(dir, { recursive: true, force: true });

@@ -13,7 +13,7 @@ berth.sh('image', 'bootstrap', 'busybox');
 const archive = path.join(dir, 'busybox.tar');
 berth.sh('save', '-o', archive, 'busybox');
 
-const podman = podmanEnv(fs.mkdtempSync(path.join(dir, 'podman-')));
+const podman = podmanEnv();
 podman?.sh('load', '-q', '-i', archive);
 
 // A raw runc bundle: the image's unpacked layer as a read-only root.
@@ -43,7 +43,6 @@ record('run-rm', {
 });
 
 spawnSync(berth.cmd('rm', '-af')[0], berth.cmd('rm', '-af').slice(1), { env: berth.env });
-podman && spawnSync('podman', podman.cmd('rm', '-af').slice(1), { env: podman.env });
-podman && spawnSync('podman', podman.cmd('system', 'reset', '-f').slice(1), { env: podman.env, stdio: 'ignore' });
+podman?.cleanup();
 cleanupCgroups('berth-bench');
 fs.rmSync(dir, { recursive: true, force: true });

@@ -107,12 +107,11 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
     fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
     trace('start: spec written');
     // An attached berth cleans up itself, unless a restart policy applies: that is conmon's exit command's job.
-    const selfCleaning = attach !== undefined && c.restartPolicy.name === 'no';
-    if (selfCleaning) fs.writeFileSync(path.join(bundle, ATTACHED_FILE), `${process.pid} ${pidStartTime(process.pid)}\n`);
+    if (attach !== undefined && c.restartPolicy.name === 'no') claimCleanup(ctx, c.id);
     const created = ctx.monitor.create({
       id: c.id, name: c.name, bundle, logDriver: c.logDriver, logPath: logPath(ctx, c.id),
       logSizeMax: conmonLogSizeMax(c),
-      tty: c.tty, stdin: c.openStdin, exitCommand: exitCommand(ctx, c.id, selfCleaning ? path.join(bundle, ATTACHED_FILE) : undefined),
+      tty: c.tty, stdin: c.openStdin, exitCommand: exitCommand(ctx, c.id),
     });
     // Load the FFI for the attach socket while conmon and runc work.
     const attachMod = attach ? await attachModule() : undefined;
@@ -161,23 +160,32 @@ export function logPath(ctx: EngineContext, id: string): string {
   return path.join(ctx.paths.container(id), 'ctr.log');
 }
 
-/** Holds "pid starttime" of the berth process attached to the container, which cleans up itself. */
-const ATTACHED_FILE = 'attached';
+/**
+ * "pid starttime" of a berth process that will clean up after the container
+ * itself: an attached run, or a stop/rm in progress. While that process lives,
+ * conmon's exit command does nothing, which saves starting a second berth.
+ */
+const CLEANER_FILE = 'cleaner';
 
-// Runs the exit command unless the attached berth that started the container is
-// still alive to clean up (saves starting a second berth after every foreground run).
+export function claimCleanup(ctx: EngineContext, id: string): void {
+  try {
+    fs.writeFileSync(path.join(ctx.paths.bundle(id), CLEANER_FILE), `${process.pid} ${pidStartTime(process.pid)}\n`);
+  } catch { /* no bundle: nothing runs, nothing to claim */ }
+}
+
+// The exit command, guarded: skip the cleanup when the claiming berth is alive.
 const EXIT_GUARD = `alive() { want=$2; read -r st < "/proc/$1/stat" 2>/dev/null || return 1; set -f; set -- \${st##*) }; [ "\${20}" = "$want" ]; }
 f=$1; shift
 if read -r p s < "$f" 2>/dev/null && alive "$p" "$s"; then exit 0; fi
 exec "$@"`;
 
 /** What conmon runs after the container exits: this berth (same node flags, e.g. its snapshot), with the same roots. */
-function exitCommand(ctx: EngineContext, id: string, attachedFile?: string): string[] {
+function exitCommand(ctx: EngineContext, id: string): string[] {
   const script = process.argv[1] ?? '';
   const args = [process.execPath, ...process.execArgv, script, '--root', ctx.cfg.root, '--runroot', ctx.cfg.runroot, '--log-level', ctx.cfg.logLevel];
   if (ctx.cfg.configFile) args.push('--config', ctx.cfg.configFile);
   const cleanup = [...args, 'container', 'cleanup', id];
-  return attachedFile ? ['/bin/sh', '-c', EXIT_GUARD, 'berth-exit-guard', attachedFile, ...cleanup] : cleanup;
+  return ['/bin/sh', '-c', EXIT_GUARD, 'berth-exit-guard', path.join(ctx.paths.bundle(id), CLEANER_FILE), ...cleanup];
 }
 
 // ---------- wait ----------
@@ -313,6 +321,7 @@ export async function stopContainer(ctx: EngineContext, id: string, timeoutSec?:
 async function stopLocked(ctx: EngineContext, rec: ContainerRecord, timeoutSec: number): Promise<void> {
   const c = rec.config;
   ctx.containers.setState(c.id, rec.state, { ...rec.status, stoppedByUser: true });
+  claimCleanup(ctx, c.id);
   crashPoint('stop:begin');
   if (rec.state === 'paused') await ctx.runtime.resume(c.id);
   if (timeoutSec > 0) {
@@ -320,7 +329,8 @@ async function stopLocked(ctx: EngineContext, rec: ContainerRecord, timeoutSec: 
     if (await exitedWithin(ctx, c.id, timeoutSec * 1000)) return finishStop(ctx, c.id);
     log.info(`container ${c.name} did not stop within ${timeoutSec}s after ${c.stopSignal}; sending SIGKILL`);
   }
-  await ctx.runtime.kill(c.id, 'KILL', true);
+  // SIGKILL to the init of the container's pid namespace takes every process with it.
+  await ctx.runtime.kill(c.id, '9');
   if (!(await exitedWithin(ctx, c.id, 30_000))) throw new BerthError('runtime', `container ${c.name} did not exit after SIGKILL`);
   await finishStop(ctx, c.id);
 }

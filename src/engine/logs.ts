@@ -132,7 +132,8 @@ function openK8s(ctx: EngineContext, c: ContainerConfig): Opened[] {
   const list = (c.logDriver === 'json-file' ? [live + '.old'] : rotatedFiles(live)).map(openFile).filter((f) => f !== undefined);
   const hold = openFile(live + HOLD), cur = openFile(live);
   if (hold && (!cur || hold.ino === cur.ino)) fs.closeSync(hold.fd); // held, or on conmon's next file (reopen pending)
-  else if (hold && list.some((f) => f.ino === hold.ino)) { // left by a crash between two steps
+  else if (hold && (list.some((f) => f.ino === hold.ino) || fs.fstatSync(hold.fd).size === 0)) {
+    // Left by a crash between two steps, or on a reopen that conmon exited before doing: nothing to keep.
     fs.closeSync(hold.fd);
     fs.rmSync(hold.file, { force: true });
   } else if (hold) list.push(hold);

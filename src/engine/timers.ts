@@ -1,6 +1,6 @@
 // The per-host timer service: one small background berth process that runs what
-// must happen on a clock while containers run — health checks (and periodic log
-// maintenance). Podman delegates this to systemd timers, so without systemd its
+// must happen on a clock while containers run: health checks, log rotation and
+// json-file log conversion. Podman delegates this to systemd timers, so without systemd its
 // health checks never run; a monitor per container would cost a Node process
 // (~40 MB) each. One process per host, started on demand by the first container
 // that needs it and exiting once none does, costs one process in total.
@@ -13,26 +13,25 @@ import { FileLock } from '../sys/lock.js';
 import { pidAlive, pidStartTime } from '../sys/fsutil.js';
 import { observe } from './lifecycle.js';
 import { runHealthcheck } from './health.js';
+import { rotateLogIfNeeded, syncJsonLog } from './logs.js';
 import { log } from '../sys/log.js';
 import { messageOf } from './errors.js';
 
 const IDLE_EXIT_MS = 15_000;
 const MAX_TICK_MS = 1000;
 
-export interface TimerHooks {
-  /** Extra periodic work per running container (e.g. log rotation); called about once a second. */
-  maintain?: (ctx: EngineContext, rec: ContainerRecord) => void | Promise<void>;
-  needsMaintenance?: (c: ContainerConfig) => boolean;
+/** Log maintenance: size rotation, and conversion for the json-file driver. */
+function needsLogMaintenance(c: ContainerConfig): boolean {
+  return c.logDriver === 'json-file' || c.logOpts['max-size'] !== undefined;
 }
-const hooks: TimerHooks[] = [];
 
-/** Lets a subsystem add periodic per-container work to the timer service. */
-export function registerTimerHook(h: TimerHooks): void {
-  hooks.push(h);
+function maintainLog(ctx: EngineContext, rec: ContainerRecord): void {
+  if (rec.config.logDriver === 'json-file') syncJsonLog(ctx, rec);
+  else rotateLogIfNeeded(ctx, rec);
 }
 
 export function needsTimers(c: ContainerConfig): boolean {
-  return !!c.healthcheck || hooks.some((h) => h.needsMaintenance?.(c));
+  return !!c.healthcheck || needsLogMaintenance(c);
 }
 
 const pidFile = (ctx: EngineContext) => path.join(ctx.cfg.runroot, 'timers.pid');
@@ -83,10 +82,8 @@ export async function runTimerService(ctx: EngineContext): Promise<void> {
           }
           wake = Math.min(wake, slot.due);
         }
-        for (const h of hooks) {
-          if (h.needsMaintenance?.(rec.config) && h.maintain) {
-            try { await h.maintain(ctx, rec); } catch (e) { log.debug(`maintenance of ${id.slice(0, 12)}: ${messageOf(e)}`); }
-          }
+        if (needsLogMaintenance(rec.config)) {
+          try { maintainLog(ctx, rec); } catch (e) { log.debug(`log maintenance of ${id.slice(0, 12)}: ${messageOf(e)}`); }
         }
       }
       for (const id of nextCheck.keys()) if (!recs.some((r) => r.config.id === id)) nextCheck.delete(id);

@@ -50,6 +50,7 @@ export class Runc implements OciRuntime {
   }
 
   async kill(id: string, signal: string, all = false): Promise<void> {
+    if (!all && this.signalInit(id, signal)) return;
     const r = await this.runc(['kill', ...(all ? ['--all'] : []), id, signal], true);
     if (r.code !== 0 && !/not running|container not running|does not exist|process already finished/.test(r.stderr)) {
       throw new BerthError('runtime', `runc kill ${id} ${signal} failed: ${r.stderr.trim().split('\n').pop()}`);
@@ -61,6 +62,28 @@ export class Runc implements OciRuntime {
     const r = await this.runc(['delete', ...(force ? ['--force'] : []), id], true);
     if (r.code !== 0 && !/does not exist|not found/.test(r.stderr)) {
       throw new BerthError('runtime', `runc delete ${id} failed: ${r.stderr.trim().split('\n').pop()}`);
+    }
+  }
+
+  /**
+   * Signals the container's init directly (what `runc kill` does, without
+   * spawning runc), after checking from runc's state file that the pid is still
+   * that container's init. Returns false when runc should do it.
+   */
+  private signalInit(id: string, signal: string): boolean {
+    if (!/^\d+$/.test(signal)) return false;
+    let st: RuncStateFile;
+    try {
+      st = JSON.parse(fs.readFileSync(path.join(this.stateRoot, id, 'state.json'), 'utf8')) as RuncStateFile;
+    } catch {
+      return false;
+    }
+    if (!pidAlive(st.init_process_pid) || pidStartTime(st.init_process_pid) !== Number(st.init_process_start)) return false;
+    try {
+      process.kill(st.init_process_pid, Number(signal));
+      return true;
+    } catch {
+      return false;
     }
   }
 

@@ -5,7 +5,7 @@ import { loadKoffi } from './native.js';
 type Fn = (...args: unknown[]) => number;
 export interface Libc {
   socket: Fn; connect: Fn; shutdown: Fn; close: Fn; open: Fn;
-  lsetxattr: Fn; lgetxattr: Fn; llistxattr: Fn; mknod: Fn; umount2: Fn;
+  lsetxattr: Fn; lgetxattr: Fn; llistxattr: Fn; mknod: Fn; umount2: Fn; mount: Fn;
   errno(): number;
 }
 
@@ -32,6 +32,7 @@ export function libc(): Libc {
     llistxattr: lib.func('intptr_t llistxattr(const char *, _Out_ void *, size_t)'),
     mknod: lib.func('int mknod(const char *, uint32_t, uint64_t)'),
     umount2: lib.func('int umount2(const char *, int)'),
+    mount: lib.func('int mount(const char *, const char *, const char *, unsigned long, const char *)'),
     errno: () => koffi.decode(errnoLoc(), 'int') as number,
   };
   return cached;

@@ -98,3 +98,14 @@ test('--cidfile writes the ID and refuses an existing file', async () => {
   assert.match(again.stderr, /already exists/);
   await t.ok(['rm', id]);
 });
+
+test('the timer service rotates logs while no berth command runs', async () => {
+  await t.ok(['run', '-d', '--name', 'chatty', '--log-opt', 'max-size=2k', '--log-opt', 'max-file=2', 'busybox', 'sh', '-c',
+    'i=0; while [ $i -lt 400 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); sleep 0.01; done; sleep 1000']);
+  const dir = path.join(t.root, 'containers', (await t.ok(['inspect', '-f', '{{.Id}}', 'chatty'])).trim());
+  await eventually(() => fs.existsSync(path.join(dir, 'ctr.log.1')), 20_000, 'a rotation by the timer service');
+  await eventually(async () => (await t.ok(['logs', '--tail', '1', 'chatty'])).startsWith('line-399-'), 20_000, 'the last line');
+  const files = fs.readdirSync(dir).filter((n) => /^ctr\.log(\.\d+)?$/.test(n));
+  assert.ok(files.length <= 2, `at most max-file log files: ${files}`);
+  await t.ok(['rm', '-f', 'chatty']);
+});
