@@ -232,8 +232,8 @@ export function rotateLogIfNeeded(ctx: EngineContext, rec: ContainerRecord, opts
         }
         const cur = files.find((f) => f.file === live); // absent until conmon has reopened after a rotation
         const isRunning = running(ctx, c.id);
-        // A stopped container's file moves only under the container lock: a start could be opening it.
-        if (cur && cur.size > lim.maxSize && (isRunning || opts.containerLocked)) {
+        // Only a live log rotates: a stopped container keeps its last file whole (and max-file files in total).
+        if (cur && cur.size > lim.maxSize && isRunning) {
           fs.rmSync(live + HOLD, { force: true });
           shift(live, lim.maxFile);
           if (isRunning && !reopen(ctx, c.id, live, true) && lim.maxFile > 1) undoRename(live + '.1', live);
