@@ -4,7 +4,7 @@
 // container's own (for both engines that is conmon), plus the engine's share.
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
-import { tmpdir, berthEnv, podmanEnv, machine, record, cleanupCgroups } from './lib.mjs';
+import { cleanupNetwork, tmpdir, berthEnv, podmanEnv, machine, record, cleanupCgroups } from './lib.mjs';
 import path from 'node:path';
 
 const N = Number(process.env.CONTAINERS ?? 500);
@@ -90,4 +90,5 @@ record('density', {
 
 podman?.cleanup();
 cleanupCgroups('berth-bench');
+cleanupNetwork(dir);
 fs.rmSync(dir, { recursive: true, force: true });

@@ -12,9 +12,12 @@ export function tmpdir(name) {
   return fs.mkdtempSync(path.join(os.tmpdir(), `berth-bench-${name}-`));
 }
 
-/** A Berth with private roots and cgroup parent. */
+/** A Berth with private roots, cgroup parent and network names (bridges, subnets, nft table). */
 export function berthEnv(dir) {
-  const env = { ...process.env, BERTH_CONFIG: '', BERTH_CGROUP_PARENT: `/berth-bench-${path.basename(dir)}` };
+  const tag = path.basename(dir).slice(-4).replace(/[^a-zA-Z0-9]/g, 'x');
+  const config = path.join(dir, 'berth.toml');
+  fs.writeFileSync(config, `[network]\ndefault_subnet = "10.250.0.0/20"\nsubnet_pool = "10.250.64.0/18"\nbridge_prefix = "bb${tag}"\nnft_table = "bb_${tag}"\n`);
+  const env = { ...process.env, BERTH_CONFIG: config, BERTH_CGROUP_PARENT: `/berth-bench-${path.basename(dir)}` };
   const argv = ['--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'run')];
   const cmd = (...args) => [BERTH, ...argv, ...args];
   const sh = (...args) => execFileSync(BERTH, [...argv, ...args], { env, encoding: 'utf8', maxBuffer: 256 << 20 });
@@ -94,6 +97,13 @@ export function record(name, result) {
   for (const r of result.rows) console.log(`  ${r.name.padEnd(44)} median ${String(r.median).padStart(7)} ms  p10 ${r.p10}  p90 ${r.p90}  (n=${r.n})`);
   for (const [k, v] of Object.entries(result.verdict ?? {})) console.log(`  ${k}: ${v}`);
   console.log(`  → ${path.relative(REPO, file)}`);
+}
+
+/** Removes a bench Berth's bridges and nftables table. */
+export function cleanupNetwork(dir) {
+  const tag = path.basename(dir).slice(-4).replace(/[^a-zA-Z0-9]/g, 'x');
+  for (const n of fs.readdirSync('/sys/class/net')) if (n.startsWith(`bb${tag}`)) spawnSync('ip', ['link', 'del', n]);
+  spawnSync('nft', ['delete', 'table', 'ip', `bb_${tag}`], { stdio: 'ignore' });
 }
 
 export function cleanupCgroups(prefix) {

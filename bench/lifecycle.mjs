@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync, execFileSync } from 'node:child_process';
-import { tmpdir, berthEnv, podmanEnv, stats, machine, record, cleanupCgroups, timeOnce } from './lib.mjs';
+import { cleanupNetwork, tmpdir, berthEnv, podmanEnv, stats, machine, record, cleanupCgroups, timeOnce } from './lib.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 15);
 const dir = tmpdir('lifecycle');
@@ -57,4 +57,5 @@ record('lifecycle', {
 for (const e of engines) spawnSync(e.cmd()[0], [...e.cmd().slice(1), 'rm', '-af'], { env: e.env, stdio: 'ignore' });
 podman?.cleanup();
 cleanupCgroups('berth-bench');
+cleanupNetwork(dir);
 fs.rmSync(dir, { recursive: true, force: true });

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { tmpdir, berthEnv, podmanEnv, compare, machine, record, cleanupCgroups } from './lib.mjs';
+import { cleanupNetwork, tmpdir, berthEnv, podmanEnv, compare, machine, record, cleanupCgroups } from './lib.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 30);
 const N = Number(process.env.CONTAINERS ?? 100);
@@ -35,4 +35,5 @@ record('ps', {
 spawnSync(berth.cmd('rm', '-af')[0], berth.cmd('rm', '-af').slice(1), { env: berth.env });
 podman?.cleanup();
 cleanupCgroups('berth-bench');
+cleanupNetwork(dir);
 fs.rmSync(dir, { recursive: true, force: true });

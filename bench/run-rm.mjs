@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { tmpdir, berthEnv, podmanEnv, compare, machine, record, cleanupCgroups } from './lib.mjs';
+import { cleanupNetwork, tmpdir, berthEnv, podmanEnv, compare, machine, record, cleanupCgroups } from './lib.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 20);
 const dir = tmpdir('runrm');
@@ -45,4 +45,5 @@ record('run-rm', {
 spawnSync(berth.cmd('rm', '-af')[0], berth.cmd('rm', '-af').slice(1), { env: berth.env });
 podman?.cleanup();
 cleanupCgroups('berth-bench');
+cleanupNetwork(dir);
 fs.rmSync(dir, { recursive: true, force: true });

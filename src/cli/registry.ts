@@ -12,16 +12,19 @@ import {
 } from './commands/images.js';
 import { versionCommand, infoCommand, inspectCommand } from './commands/system.js';
 import { execCommand, attachCommand } from './commands/exec.js';
-import { healthcheckCommand, timersCommand } from './commands/health.js';
+import { healthcheckCommand, hostServiceCommand } from './commands/health.js';
 import { eventsCommand } from './commands/events.js';
+import { networkCommand } from './commands/networks.js';
 import { systemDfCommand, systemPruneCommand, systemCheckCommand, containerPruneCommand } from './commands/system-maint.js';
 import { updateCommand, pauseCommand, unpauseCommand } from './commands/resources.js';
 import { statsCommand } from './commands/stats.js';
 import { volumeGroup } from './commands/volumes.js';
 import { logsCommand } from './commands/logs.js';
+import { pullCommand, pushCommand, loginCommand, logoutCommand, searchCommand } from './commands/registry.js';
 import {
   cpCommand, diffCommand, exportCommand, commitCommand, renameCommand, topCommand, portCommand,
 } from './commands/container-fs.js';
+import { serveCommand } from './commands/serve.js';
 
 const containerGroup: Command = {
   name: 'container',
@@ -43,6 +46,7 @@ const imageGroup: Command = {
   subcommands: [
     { ...imagesCommand, name: 'ls', aliases: ['list'] }, imageInspectCommand, rmiCommand, tagCommand, untagCommand,
     imagePruneCommand, imageExistsCommand, historyCommand, bootstrapCommand, loadCommand, saveCommand, importCommand,
+    pullCommand, pushCommand,
   ],
 };
 
@@ -50,7 +54,7 @@ const systemGroup: Command = {
   name: 'system',
   usage: 'COMMAND',
   summary: 'Manage Berth itself',
-  subcommands: [systemDfCommand, systemPruneCommand, systemCheckCommand, infoCommand, eventsCommand, timersCommand],
+  subcommands: [systemDfCommand, systemPruneCommand, systemCheckCommand, infoCommand, eventsCommand, hostServiceCommand],
 };
 
 export const COMMANDS: Command[] = [
@@ -59,8 +63,10 @@ export const COMMANDS: Command[] = [
   execCommand, attachCommand, restartCommand,
   imagesCommand, { ...rmiCommand, name: 'rmi', aliases: [] }, tagCommand, untagCommand, historyCommand, loadCommand,
   saveCommand, importCommand, containerGroup, imageGroup, infoCommand, versionCommand,
-  healthcheckCommand, systemGroup, eventsCommand,
+  healthcheckCommand, systemGroup, eventsCommand, networkCommand,
   volumeGroup,
   logsCommand,
   cpCommand, diffCommand, exportCommand, commitCommand, renameCommand, topCommand, portCommand,
+  pullCommand, pushCommand, loginCommand, logoutCommand, searchCommand,
+  serveCommand,
 ];

@@ -15,8 +15,18 @@ export interface EngineConfig {
   cgroupParent: string;      // absolute cgroup parent of all containers
   defaultUlimits: string[];  // e.g. nofile=1024:1048576; clamped to the host's hard limits
   pidsLimit: number;         // default pids limit (0 = unlimited)
-  defaultNetwork: string;    // network mode when --network is not given
+  defaultNetwork: string;    // network mode when --network is not given: bridge (the default network), none, host
   shmSize: number;           // bytes
+  defaultSubnet: string;     // the default network's subnet (its name is "berth")
+  bridgePrefix: string;      // bridge interfaces: <prefix>0 for the default network, <prefix>1… for others
+  subnetPool: string;        // where `network create` without --subnet takes a /24 from
+  nftTable: string;          // Berth's own nftables table (family ip)
+  // registries (feature: registry; like Podman's registries.conf)
+  registrySearch: string[];     // registries tried for short names, in order
+  registryInsecure: string[];   // hosts reached without TLS verification (plain HTTP allowed)
+  registryMirrors: string[];    // "docker.io=mirror.example:5000[/prefix]", tried before the registry on pull
+  certsDir: string;             // per-registry CAs: <certsDir>/<host:port>/ca.crt (Docker's certs.d layout)
+  parallelDownloads: number;    // layers downloaded at once
 }
 
 export interface ConfigOverrides {
@@ -39,8 +49,18 @@ function defaults(): EngineConfig {
     cgroupParent: '/berth',
     defaultUlimits: ['nofile=1048576:1048576', 'nproc=1048576:1048576'],
     pidsLimit: 2048,
-    defaultNetwork: 'none',
+    defaultNetwork: 'bridge',
     shmSize: 64 * 1024 * 1024,
+    // Not Podman's 10.88.0.0/16, nor the usual Docker or LXD ranges.
+    defaultSubnet: '10.90.0.0/16',
+    bridgePrefix: 'berth',
+    subnetPool: '10.91.0.0/16',
+    nftTable: 'berth',
+    registrySearch: ['docker.io'],
+    registryInsecure: [],
+    registryMirrors: [],
+    certsDir: '/etc/berth/certs.d',
+    parallelDownloads: 3,
   };
 }
 
@@ -55,6 +75,10 @@ const TOML_KEYS: Record<string, keyof EngineConfig> = {
   'engine.cgroup_parent': 'cgroupParent',
   'containers.default_ulimits': 'defaultUlimits', 'containers.pids_limit': 'pidsLimit',
   'containers.shm_size': 'shmSize', 'network.default_network': 'defaultNetwork',
+  'network.default_subnet': 'defaultSubnet', 'network.bridge_prefix': 'bridgePrefix', 'network.subnet_pool': 'subnetPool',
+  'network.nft_table': 'nftTable',
+  'registries.search': 'registrySearch', 'registries.insecure': 'registryInsecure', 'registries.mirrors': 'registryMirrors',
+  'registries.certs_dir': 'certsDir', 'registries.parallel_downloads': 'parallelDownloads',
 };
 
 export function loadConfig(over: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): EngineConfig {
@@ -75,6 +99,7 @@ export function loadConfig(over: ConfigOverrides = {}, env: NodeJS.ProcessEnv = 
   }
   const fromEnv: [string, keyof EngineConfig][] = [
     ['BERTH_ROOT', 'root'], ['BERTH_RUNROOT', 'runroot'], ['BERTH_LOG_LEVEL', 'logLevel'], ['BERTH_CGROUP_PARENT', 'cgroupParent'],
+    ['BERTH_CERTS_DIR', 'certsDir'],
   ];
   for (const [k, field] of fromEnv) if (env[k]) (cfg as unknown as Record<string, unknown>)[field] = env[k];
   if (over.root) cfg.root = over.root;
@@ -83,6 +108,8 @@ export function loadConfig(over: ConfigOverrides = {}, env: NodeJS.ProcessEnv = 
   if (over.cgroupParent) cfg.cgroupParent = over.cgroupParent;
   cfg.root = path.resolve(cfg.root);
   cfg.runroot = path.resolve(cfg.runroot);
+  if (!/^[a-zA-Z][a-zA-Z0-9]{0,9}$/.test(cfg.bridgePrefix)) throw new BerthError('invalid-argument', `network.bridge_prefix "${cfg.bridgePrefix}" must be 1-10 letters or digits`);
+  if (!/^[a-zA-Z_][a-zA-Z0-9_]{0,31}$/.test(cfg.nftTable)) throw new BerthError('invalid-argument', `network.nft_table "${cfg.nftTable}" must be a simple identifier`);
   if (!cfg.cgroupParent.startsWith('/')) throw new BerthError('invalid-argument', `cgroup parent "${cfg.cgroupParent}" must be an absolute path such as /berth`);
   return cfg;
 }

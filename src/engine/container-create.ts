@@ -16,9 +16,10 @@ import { prepareOverlay } from '../snapshot/overlay.js';
 import { crashPoint } from '../sys/faults.js';
 import { writeIntent, clearIntent } from './intents.js';
 import { healthConfig, type HealthFlags } from './health.js';
+import { resolveNetworking, type NetworkOptions } from './network-config.js';
 import { checkResources, checkDevices } from './resources.js';
 
-export interface CreateOptions {
+export interface CreateOptions extends NetworkOptions {
   image: string;
   name?: string;
   cmd?: string[];
@@ -58,9 +59,12 @@ export interface CreateOptions {
   logOpts?: Record<string, string>;
   cgroupParent?: string;
   health?: HealthFlags;
+  /** When to pull the image (feature: registry): missing (default), always, never, newer. */
+  pull?: 'always' | 'missing' | 'never' | 'newer';
+  /** os/arch[/variant] of the image to pull. */
+  platform?: string;
 }
 
-const NETWORK_MODES = ['none', 'host'];
 
 export function buildContainerConfig(ctx: EngineContext, o: CreateOptions): ContainerConfig {
   const image = ctx.images.resolve(o.image);
@@ -79,10 +83,8 @@ export function buildContainerConfig(ctx: EngineContext, o: CreateOptions): Cont
   if (args.length === 0) throw invalidArgument('no command or entrypoint provided, and no CMD or ENTRYPOINT from image');
   const workingDir = o.workingDir || imgConfig.WorkingDir || '/';
   if (!workingDir.startsWith('/')) throw invalidArgument(`the working directory "${workingDir}" is invalid: it must be an absolute path`);
-  const network = o.network || ctx.cfg.defaultNetwork;
-  if (!NETWORK_MODES.includes(network)) {
-    throw invalidArgument(`network mode "${network}" is not supported yet: use --network none or --network host`);
-  }
+  const net = resolveNetworking(ctx, o, imgConfig);
+  const network = net.networkMode;
   const sec = parseSecurityOpts(o.securityOpt ?? []);
   validateLogConfig(o.logDriver ?? 'k8s-file', o.logOpts ?? {});
   containerCapabilities({ add: o.capAdd, drop: o.capDrop, privileged: o.privileged }); // validates names now, not at start
@@ -114,7 +116,7 @@ export function buildContainerConfig(ctx: EngineContext, o: CreateOptions): Cont
     mounts,
     readOnly: !!o.readOnly,
     readOnlyTmpfs: o.readOnlyTmpfs ?? true,
-    networkMode: network,
+    ...net,
     privileged: !!o.privileged,
     capAdd: o.capAdd ?? [],
     capDrop: o.capDrop ?? [],

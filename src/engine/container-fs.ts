@@ -401,3 +401,19 @@ export function containerChanges(ctx: EngineContext, ref: string): Change[] {
   }
   return [...kinds].map(([Path, Kind]) => ({ Path, Kind })).sort((a, b) => (a.Path < b.Path ? -1 : a.Path > b.Path ? 1 : 0));
 }
+
+// ---------- stat (feature: Docker API, HEAD/GET /containers/{id}/archive) ----------
+
+export interface PathStat { name: string; size: number; mode: number; mtime: string; linkTarget: string }
+
+/** lstat of a container path as the container sees it; `mode` is st_mode, `linkTarget` the resolved target of a symlink. */
+export async function statContainerPath(ctx: EngineContext, ref: string, ctrPath: string): Promise<PathStat> {
+  const raw = absolute(ctrPath);
+  return withContainerRoot(ctx, ref, 'stat', false, async (v) => {
+    const r = resolveInContainer(v, raw, false);
+    const st = checkSource(raw, lstatOr(r.host), `${v.rec.config.name}:${raw}`);
+    const linkTarget = st.isSymbolicLink() ? '/' + resolveInContainer(v, raw, true).parts.join('/') : '';
+    const name = r.parts.length ? path.posix.basename(path.posix.normalize(raw)) : '/';
+    return { name, size: st.size, mode: st.mode, mtime: st.mtime.toISOString(), linkTarget };
+  });
+}

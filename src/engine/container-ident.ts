@@ -103,11 +103,9 @@ function firstLine(s: string): string {
 
 export interface PortMapping { HostIp: string; HostPort: number; ContainerPort: number; Protocol: string }
 
-/**
- * The container's published ports. There is no networking yet, so there are none;
- * when ContainerConfig gains a `ports` field this reads it.
- */
+/** The container's published ports while it runs (host ports chosen at start). */
 export function containerPorts(ctx: EngineContext, ref: string): PortMapping[] {
-  const c = ctx.containers.resolve(ref).config as ContainerConfig & { ports?: PortMapping[] };
-  return Array.isArray(c.ports) ? c.ports : [];
+  const rec = observe(ctx, ctx.containers.resolve(ref));
+  if (rec.state !== 'running' && rec.state !== 'paused') return [];
+  return (rec.status.network?.ports ?? []).map((p) => ({ HostIp: p.hostIp, HostPort: p.hostPort, ContainerPort: p.containerPort, Protocol: p.proto }));
 }

@@ -1,3 +1,4 @@
+import type { NetworkAttachment, NetworkEndpoint, PortMapping } from '../network/types.js';
 // What a container is: the configuration it was created with (immutable but for
 // rename/update) and the status the engine observed.
 
@@ -42,7 +43,13 @@ export interface ContainerConfig {
   mounts: MountSpec[];
   readOnly: boolean;
   readOnlyTmpfs: boolean;
-  networkMode: string;         // none | host
+  networkMode: string;         // bridge | none | host | container:<id>
+  networks: NetworkAttachment[];  // bridge mode: the networks to join
+  ports: PortMapping[];        // requested published ports (hostPort 0 = chosen at start)
+  dns: string[];
+  dnsSearch: string[];
+  dnsOptions: string[];
+  addHosts: string[];
   privileged: boolean;
   capAdd: string[];
   capDrop: string[];
@@ -85,6 +92,8 @@ export interface ContainerStatus {
   /** Consecutive quick restarts, for the restart policy's back-off. */
   backoff?: number;
   mounted: boolean;
+  /** Where the container is on its networks while it runs (bridge mode). */
+  network?: { endpoints: NetworkEndpoint[]; ports: PortMapping[] };
 }
 
 export interface ContainerRecord {

@@ -12,6 +12,7 @@ import type { Monitor, OciRuntime } from '../runtime/runtime.js';
 import { ContainerStore } from './container-store.js';
 import { EventLog } from './events.js';
 import { VolumeStore } from '../volume/store.js';
+import { NetworkStore } from '../network/store.js';
 
 export class EngineContext {
   readonly paths: Paths;
@@ -24,6 +25,7 @@ export class EngineContext {
   private _containers?: ContainerStore;
   private _events?: EventLog;
   private _volumes?: VolumeStore;
+  private _networks?: NetworkStore;
 
   constructor(readonly cfg: EngineConfig) {
     this.paths = new Paths(cfg);
@@ -44,6 +46,7 @@ export class EngineContext {
   get containers(): ContainerStore { return (this._containers ??= new ContainerStore(this.db)); }
   get events(): EventLog { return (this._events ??= new EventLog(this.db)); }
   get volumes(): VolumeStore { return (this._volumes ??= new VolumeStore(this.db)); }
+  get networks(): NetworkStore { return (this._networks ??= new NetworkStore(this.db)); }
 
   close(): void {
     this._db?.close();

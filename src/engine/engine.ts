@@ -16,9 +16,13 @@ import { execInContainer, type ExecOptions, type ExecResult } from './exec.js';
 import { attachToContainer } from './attach.js';
 import { waitForCondition } from './wait.js';
 import { runHealthcheck } from './health.js';
-import { runTimerService } from './timers.js';
+import { runHostService } from './host-service.js';
 import { readEvents, type EventQuery } from './event-stream.js';
 import type { EngineEvent } from './events.js';
+import * as netOps from './network-ops.js';
+import type { NetworkCreateOptions } from './network-ops.js';
+import { connectNetwork, disconnectNetwork, type ConnectOptions } from './network-connect.js';
+import { DEFAULT_NETWORK } from './network-config.js';
 import { diskUsage, pruneContainers, pruneSystem, systemCheck, type DiskUsage, type CheckFinding } from './system.js';
 import type { HealthState } from './container-types.js';
 import { trace } from '../sys/log.js';
@@ -27,11 +31,20 @@ import { streamStats, type ContainerStats } from './stats.js';
 import type { Resources } from './container-types.js';
 import { BerthError } from './errors.js';
 import { readLogs, type LogOptions, type LogSink } from './logs.js';
+import { unpinAll } from '../image/gc.js';
+import type { PullOptions, PulledImage } from '../registry/pull.js';
+import type { PushOptions, PushResult } from '../registry/push.js';
+import type { LoginOptions, LoginResult } from '../registry/login.js';
+import type { SearchOptions, SearchResult } from '../registry/search.js';
+import type { RegistryOptions } from '../registry/settings.js';
+import type { ProgressCallback } from '../registry/progress.js';
 
 export type { CreateOptions } from './container-create.js';
 export type { AttachStreams, AttachSession } from './lifecycle.js';
 export type { ExecOptions, ExecResult } from './exec.js';
 export type { LogOptions, LogSink } from './logs.js';
+export type { PullOptions, PulledImage, PushOptions, PushResult, LoginOptions, LoginResult, SearchOptions, SearchResult, RegistryOptions, ProgressCallback };
+export type { ProgressMessage } from '../registry/progress.js';
 
 export class Engine {
   readonly ctx: EngineContext;
@@ -63,9 +76,10 @@ export class Engine {
 
   // ----- containers -----
 
-  async createContainer(opts: CreateOptions): Promise<ContainerRecord> {
+  async createContainer(opts: CreateOptions, hooks: { onPullProgress?: ProgressCallback } = {}): Promise<ContainerRecord> {
     trace('create');
     await this.recover();
+    await this.pullForCreate(opts, hooks.onPullProgress);
     const rec = createContainer(this.ctx, opts);
     trace('created');
     return rec;
@@ -78,9 +92,9 @@ export class Engine {
   }
 
   /** Waits for the container's process to exit and returns its exit code. */
-  waitContainer(ref: string): Promise<number> {
+  waitContainer(ref: string, signal?: AbortSignal): Promise<number> {
     const rec = this.ctx.containers.resolve(ref);
-    return life.waitForExit(this.ctx, rec.config.id);
+    return life.waitForExit(this.ctx, rec.config.id, signal);
   }
 
   async stopContainer(ref: string, timeoutSec?: number): Promise<boolean> {
@@ -97,9 +111,9 @@ export class Engine {
   }
 
   /** Waits until the container meets `condition` (stopped by default) and returns its exit code. */
-  waitContainerCondition(ref: string, condition: string): Promise<number> {
+  waitContainerCondition(ref: string, condition: string, signal?: AbortSignal): Promise<number> {
     const rec = this.ctx.containers.resolve(ref);
-    return waitForCondition(this.ctx, rec.config.id, condition);
+    return waitForCondition(this.ctx, rec.config.id, condition, signal);
   }
 
   async killContainer(ref: string, signal = 'KILL'): Promise<void> {
@@ -209,6 +223,45 @@ export class Engine {
   /** Reports inconsistencies; with `repair`, fixes them. (Skips the automatic recovery so it can report it.) */
   systemCheck(repair: boolean): Promise<CheckFinding[]> { return systemCheck(this.ctx, repair); }
 
+  // ----- networks -----
+
+  async createNetwork(o: NetworkCreateOptions): Promise<Record<string, unknown>> {
+    const n = await netOps.createNetwork(this.ctx, o);
+    return netOps.networkInspect(this.ctx, n);
+  }
+  listNetworks(): Record<string, unknown>[] {
+    netOps.defaultNetwork(this.ctx);
+    return this.ctx.networks.list().map((n) => netOps.networkInspect(this.ctx, n));
+  }
+  inspectNetwork(ref: string): Record<string, unknown> {
+    return netOps.networkInspect(this.ctx, netOps.networkByName(this.ctx, ref === 'bridge' || ref === 'default' ? DEFAULT_NETWORK : ref));
+  }
+  networkExists(ref: string): boolean {
+    return ref === DEFAULT_NETWORK || ref === 'bridge' || this.ctx.networks.find(ref) !== undefined;
+  }
+  async removeNetwork(ref: string, opts: { force?: boolean } = {}): Promise<string> {
+    await this.recover();
+    return netOps.removeNetwork(this.ctx, ref, !!opts.force, (id) => life.removeContainer(this.ctx, id, true));
+  }
+  /** Removes user networks no container uses. */
+  async pruneNetworks(): Promise<string[]> {
+    const used = new Set(this.ctx.containers.list().flatMap((c) => c.config.networks?.map((a) => a.network) ?? []));
+    const removed: string[] = [];
+    for (const n of this.ctx.networks.list()) {
+      if (n.name === DEFAULT_NETWORK || used.has(n.name)) continue;
+      removed.push(await netOps.removeNetwork(this.ctx, n.id, false, async () => undefined));
+    }
+    return removed;
+  }
+  async connectNetwork(network: string, container: string, o: ConnectOptions = {}): Promise<void> {
+    await this.recover();
+    await connectNetwork(this.ctx, network, container, o);
+  }
+  async disconnectNetwork(network: string, container: string): Promise<void> {
+    await this.recover();
+    await disconnectNetwork(this.ctx, network, container);
+  }
+
   // ----- events -----
 
   events(q: EventQuery, signal?: AbortSignal): AsyncGenerator<EngineEvent> {
@@ -224,8 +277,8 @@ export class Engine {
   }
 
   /** The per-host timer service loop (`berth system timers`, started on demand). */
-  runTimerService(): Promise<void> {
-    return runTimerService(this.ctx);
+  runHostService(): Promise<void> {
+    return runHostService(this.ctx);
   }
 
   // ----- images -----
@@ -247,6 +300,75 @@ export class Engine {
   importImage(source: NodeJS.ReadableStream, opts: imageOps.ImportOptions) { return imageOps.importTarball(this.ctx, source, opts); }
   loadImages(source: NodeJS.ReadableStream) { return imageOps.load(this.ctx, source); }
   saveImages(refs: string[], format: imageOps.ArchiveFormat, out: NodeJS.WritableStream) { return imageOps.save(this.ctx, refs, format, out); }
+
+  // ----- registries (feature: pull, push, login, search) -----
+  // The registry code is imported on first use, so commands that never reach a registry do not load it.
+
+  /** Pulls an image (every tag with allTags); progress comes as Docker JSON progress messages. */
+  async pullImage(ref: string, opts: PullOptions = {}, onProgress?: ProgressCallback): Promise<PulledImage[]> {
+    await this.recover();
+    const { pullImage } = await import('../registry/pull.js');
+    try {
+      return await pullImage(this.ctx, ref, opts, onProgress);
+    } finally {
+      unpinAll(this.ctx);
+    }
+  }
+
+  /** Pushes a local image to `dest` (default: its own name). */
+  async pushImage(ref: string, dest: string | undefined, opts: PushOptions = {}, onProgress?: ProgressCallback): Promise<PushResult> {
+    await this.recover();
+    const { pushImage } = await import('../registry/push.js');
+    try {
+      return await pushImage(this.ctx, ref, dest, opts, onProgress);
+    } finally {
+      unpinAll(this.ctx);
+    }
+  }
+
+  /** Checks credentials against the registry, then stores them (without credentials: checks the stored ones). */
+  async login(server: string | undefined, opts: LoginOptions = {}): Promise<LoginResult> {
+    const { login } = await import('../registry/login.js');
+    return login(this.ctx, server, opts);
+  }
+
+  /** The user name stored for a registry (login --get-login). */
+  async loginUser(server: string | undefined, opts: RegistryOptions = {}): Promise<string> {
+    const { storedUser } = await import('../registry/login.js');
+    return storedUser(server, opts);
+  }
+
+  async logout(server: string | undefined, opts: RegistryOptions & { all?: boolean } = {}): Promise<string> {
+    const { logout } = await import('../registry/login.js');
+    return logout(server, !!opts.all, opts);
+  }
+
+  async searchImages(term: string, opts: SearchOptions = {}): Promise<SearchResult[]> {
+    const { searchImages } = await import('../registry/search.js');
+    return searchImages(this.ctx, term, opts);
+  }
+
+  /** Applies create's --pull policy; a local image with policy "missing" costs one lookup and no import. */
+  private async pullForCreate(o: CreateOptions, onProgress?: ProgressCallback): Promise<void> {
+    const policy = o.pull ?? 'missing';
+    if (policy === 'never') return;
+    const local = this.ctx.images.find(o.image);
+    if (local && policy === 'missing') return;
+    if (!local && /^(sha256:)?[a-f0-9]{64}$/.test(o.image)) return; // an image ID cannot be pulled
+    const reg = await import('../registry/pull.js');
+    try {
+      if (local && policy === 'newer') {
+        const remote = await reg.remoteDigest(this.ctx, o.image, {});
+        if (!remote || local.record.manifestDigest === remote || local.record.repoDigests?.some((d) => d.endsWith('@' + remote))) return;
+      }
+      await reg.pullImage(this.ctx, o.image, o.platform ? { platform: o.platform } : {}, onProgress);
+    } catch (e) {
+      if (local || !(e instanceof BerthError)) throw e;
+      throw new BerthError('not-found', `${o.image}: image not known, and pulling it failed: ${e.message}`);
+    } finally {
+      unpinAll(this.ctx);
+    }
+  }
 
   // ----- container filesystem and identity (feature: cp, diff, export, commit, rename, top, port) -----
 
@@ -304,5 +426,19 @@ export class Engine {
   async pruneVolumes(filters: string[] = []): Promise<string[]> {
     await this.recover();
     return volumeOps.pruneVolumes(this.ctx, filters);
+  }
+
+  // ----- feature: Docker API (berth serve) -----
+
+  /** lstat of a path in the container (Docker's archive stat header). */
+  async statContainerPath(ref: string, path: string): Promise<ctrFs.PathStat> {
+    await this.recover();
+    return ctrFs.statContainerPath(this.ctx, ref, path);
+  }
+
+  /** Resizes a running tty container's terminal (a no-op for others). */
+  resizeContainer(ref: string, rows: number, cols: number): void {
+    const rec = this.getContainer(ref);
+    if (rec.config.tty && life.isActive(rec)) this.ctx.monitor.resize(this.ctx.paths.bundle(rec.config.id), rows, cols);
   }
 }

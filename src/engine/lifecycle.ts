@@ -20,7 +20,8 @@ export type { AttachStreams, AttachSession } from './attach.js';
 import { log, trace } from '../sys/log.js';
 import { crashPoint } from '../sys/faults.js';
 import { initialHealth } from './health.js';
-import { needsTimers, ensureTimerService } from './timers.js';
+import { setupNetwork, teardownNetwork } from './container-network.js';
+import { needsHostService, ensureHostService } from './host-service.js';
 import { mountVolumes, releaseVolumes, volumeSource, anonymousVolumesOf, removeUnusedVolumes } from './volume-mounts.js';
 
 // ---------- reading state ----------
@@ -96,13 +97,19 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
     ctx.containers.setState(c.id, rec.state, status);
     crashPoint('start:mounted');
     await mountVolumes(ctx, c, dirs.merged);
-    const etc = writeEtcFiles(bundle, c);
+    // The host service (DNS, health checks) boots while the container is created.
+    const service = needsHostService(c) ? ensureHostService(ctx) : undefined;
+    const net = await setupNetwork(ctx, rec);
+    if (net.endpoints.length) status.network = { endpoints: net.endpoints, ports: net.ports };
+    else delete status.network;
+    ctx.containers.setState(c.id, rec.state, status);
+    const etc = writeEtcFiles(ctx, bundle, c, net.endpoints);
     const user = resolveUser(dirs.merged, c.user, c.groupAdd);
     const spec = buildSpec({
       config: c, rootfs: dirs.merged, user, etcFiles: etc,
       cgroupsPath: `${c.cgroupParent.replace(/\/$/, '')}/${c.id}`,
       initPath: ctx.cfg.initPath, defaultUlimits: ctx.cfg.defaultUlimits, defaultPidsLimit: ctx.cfg.pidsLimit,
-      volumeSource: (name) => volumeSource(ctx, name),
+      volumeSource: (name) => volumeSource(ctx, name), netnsPath: net.netnsPath,
     });
     fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
     trace('start: spec written');
@@ -116,6 +123,8 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
     // Load the FFI for the attach socket while conmon and runc work.
     const attachMod = attach ? await attachModule() : undefined;
     const res = await created;
+    await net.ready;
+    await service;
     crashPoint('start:created');
     trace('start: container created');
     status.pid = res.pid;
@@ -139,7 +148,6 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
   status.exitCode = 0;
   ctx.containers.setState(c.id, 'running', status);
   ctx.events.record('container', 'start', c.id, c.name, { image: c.imageName });
-  if (needsTimers(c)) ensureTimerService(ctx);
   return session;
 }
 
@@ -149,11 +157,12 @@ async function failStart(ctx: EngineContext, rec: ContainerRecord, status: Conta
   try { await ctx.runtime.delete(c.id, true); } catch (e) { log.warn(`cleanup after failed start: ${messageOf(e)}`); }
   try { await unmountOverlay(overlayDirs(ctx.paths.container(c.id)).merged); } catch (e) { log.warn(`unmount after failed start: ${messageOf(e)}`); }
   try { await releaseVolumes(ctx, c.id); } catch (e) { log.warn(`volume unmount after failed start: ${messageOf(e)}`); }
+  try { await teardownNetwork(ctx, c.id); } catch (e) { log.warn(`network teardown after failed start: ${messageOf(e)}`); }
   fs.rmSync(ctx.paths.bundle(c.id), { recursive: true, force: true });
   const kind = isBerthError(err) ? err.kind : 'internal';
   const code = kind === 'command-not-found' ? 127 : kind === 'cannot-invoke' ? 126 : 125;
   ctx.containers.setState(c.id, rec.state === 'created' ? 'created' : 'exited',
-    { ...status, pid: 0, conmonPid: 0, mounted: false, exitCode: code, error: messageOf(err) });
+    { ...status, pid: 0, conmonPid: 0, mounted: false, network: undefined, exitCode: code, error: messageOf(err) });
 }
 
 export function logPath(ctx: EngineContext, id: string): string {
@@ -191,10 +200,12 @@ function exitCommand(ctx: EngineContext, id: string): string[] {
 // ---------- wait ----------
 
 /** Resolves with the exit code once the container's process has exited. */
-export function waitForExit(ctx: EngineContext, id: string): Promise<number> {
+export function waitForExit(ctx: EngineContext, id: string, signal?: AbortSignal): Promise<number> {
   const bundle = ctx.paths.bundle(id);
   const exitFile = ctx.monitor.exitFile(bundle, id);
   return new Promise((resolve, reject) => {
+    // An aborted wait (the API client went away) releases its watcher and timer at once.
+    const onAbort = () => finish(new BerthError('internal', 'wait aborted'));
     let watcher: fs.FSWatcher | undefined;
     let timer: NodeJS.Timeout | undefined;
     const check = () => {
@@ -212,6 +223,7 @@ export function waitForExit(ctx: EngineContext, id: string): Promise<number> {
     const finish = (err?: Error, code?: number) => {
       watcher?.close();
       clearInterval(timer);
+      signal?.removeEventListener('abort', onAbort);
       if (err) reject(err);
       else resolve(code!);
     };
@@ -220,6 +232,8 @@ export function waitForExit(ctx: EngineContext, id: string): Promise<number> {
       watcher.on('error', () => { /* the bundle went away: the poll notices */ });
     } catch { /* no bundle: the check below decides */ }
     timer = setInterval(check, 1000);
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort);
     check();
   });
 }
@@ -236,7 +250,8 @@ export async function cleanupContainer(ctx: EngineContext, id: string): Promise<
     if (rec.state === 'removing') { await removeLocked(ctx, rec); return undefined; }
     const seen = observe(ctx, rec);
     if (isActive(seen)) return undefined;
-    if (seen.state === 'exited' && !seen.status.mounted) return undefined;
+    // Nothing ran (a failed start already released everything) or it is cleaned up already.
+    if ((seen.state === 'exited' || seen.state === 'created') && !seen.status.mounted) return undefined;
     return restartDelay(await cleanupLocked(ctx, seen, { applyPolicy: true }));
   });
   if (delay === undefined) return;
@@ -292,7 +307,7 @@ export async function cleanupLocked(ctx: EngineContext, rec: ContainerRecord, op
   crashPoint('cleanup:begin');
   await releaseRuntime(ctx, c.id);
   crashPoint('cleanup:released');
-  const status = { ...rec.status, pid: 0, mounted: false };
+  const status = { ...rec.status, pid: 0, mounted: false, network: undefined };
   ctx.containers.setState(c.id, 'exited', status);
   const done: ContainerRecord = { ...rec, state: 'exited', status };
   if (opts.applyPolicy && c.autoRemove) {
@@ -384,6 +399,7 @@ export async function removeContainer(ctx: EngineContext, id: string, force: boo
 async function releaseRuntime(ctx: EngineContext, id: string): Promise<void> {
   await Promise.all([ctx.runtime.delete(id, true), unmountOverlay(overlayDirs(ctx.paths.container(id)).merged)]);
   await releaseVolumes(ctx, id);
+  await teardownNetwork(ctx, id);
   fs.rmSync(ctx.paths.bundle(id), { recursive: true, force: true });
 }
 

@@ -45,6 +45,8 @@ export interface LogOptions {
   since?: string;
   until?: string;
   timestamps?: boolean;
+  /** Ends a follow early (the Docker API's client went away). */
+  signal?: AbortSignal;
 }
 
 /** Where output goes; a returned promise is awaited (backpressure). */
@@ -492,7 +494,7 @@ export async function readLogs(ctx: EngineContext, rec: ContainerRecord, opts: L
     if (!follow) pipe.flushPartials();
     pipe.endInitial();
     await out.flush();
-    if (follow) await followLive(ctx, c, k8s[k8s.length - 1], held, pipe, out);
+    if (follow) await followLive(ctx, c, k8s[k8s.length - 1], held, pipe, out, opts.signal);
   } finally {
     for (const s of sources) if (s.json) fs.closeSync(s.fd);
     for (const fd of held.values()) fs.closeSync(fd);
@@ -528,7 +530,7 @@ async function drain(s: Cursor, pipe: Pipeline, out: Emitter): Promise<void> {
 }
 
 /** Streams new output until the container has stopped and everything is printed. */
-async function followLive(ctx: EngineContext, c: ContainerConfig, cur: Cursor | undefined, held: Held, pipe: Pipeline, out: Emitter): Promise<void> {
+async function followLive(ctx: EngineContext, c: ContainerConfig, cur: Cursor | undefined, held: Held, pipe: Pipeline, out: Emitter, signal?: AbortSignal): Promise<void> {
   let wake = () => {};
   let dirty = true, stopped = false;
   let watcher: fs.FSWatcher | undefined;
@@ -536,7 +538,11 @@ async function followLive(ctx: EngineContext, c: ContainerConfig, cur: Cursor | 
     watcher = fs.watch(ctx.paths.container(c.id), () => { dirty = true; wake(); });
     watcher.on('error', () => { stopped = true; wake(); });
   } catch { stopped = true; }
-  void waitForExit(ctx, c.id).catch(() => 0).then(() => { stopped = true; wake(); });
+  const exitWait = new AbortController();
+  const abort = () => exitWait.abort();
+  signal?.addEventListener('abort', abort);
+  if (signal?.aborted) abort();
+  void waitForExit(ctx, c.id, exitWait.signal).catch(() => 0).then(() => { stopped = true; wake(); });
   try {
     for (;;) {
       const last = stopped; // conmon flushed the log before writing the exit file: one more pass
@@ -549,6 +555,8 @@ async function followLive(ctx: EngineContext, c: ContainerConfig, cur: Cursor | 
     await out.flush();
   } finally {
     watcher?.close();
+    signal?.removeEventListener('abort', abort);
+    exitWait.abort();
   }
 }
 

@@ -10,6 +10,7 @@ import { FileLock } from '../sys/lock.js';
 import { observe, isActive, cleanupLocked, removeLocked } from './lifecycle.js';
 import { unmountOverlay, overlayDirs } from '../snapshot/overlay.js';
 import { releaseVolumes } from './volume-mounts.js';
+import { teardownNetwork } from './container-network.js';
 import { cgroupPids, removeCgroup } from '../sys/cgroups.js';
 import { pidAlive, pidStartTime } from '../sys/fsutil.js';
 import { log } from '../sys/log.js';
@@ -121,6 +122,7 @@ async function refreshAfterReboot(ctx: EngineContext): Promise<void> {
         removeCgroup(cgroup);
         await unmountOverlay(overlayDirs(ctx.paths.container(rec.config.id)).merged);
         await releaseVolumes(ctx, rec.config.id);
+        await teardownNetwork(ctx, rec.config.id);
         const wasActive = isActive(rec);
         ctx.containers.setState(rec.config.id, rec.state === 'removing' ? 'removing' : wasActive ? 'exited' : rec.state === 'stopped' ? 'exited' : rec.state, {
           ...rec.status, pid: 0, conmonPid: 0, mounted: false,

@@ -33,6 +33,10 @@ export interface ContainerStats {
   netInput: number; netOutput: number;
   blockInput: number; blockOutput: number;
   pids: number;
+  /** Raw counters for the Docker API's cpu_stats/precpu_stats (host CPU time; the previous reading). */
+  systemNs?: number;
+  prevCpuNs?: number;
+  prevSystemNs?: number;
 }
 
 const isV2 = () => fs.existsSync(path.join(ROOT, 'cgroup.controllers'));
@@ -138,6 +142,8 @@ export function computeStats(rec: ContainerRecord, cur: StatsSample | undefined,
   st.netInput = cur.netRx; st.netOutput = cur.netTx;
   st.blockInput = cur.blockRead; st.blockOutput = cur.blockWrite;
   st.pids = cur.pids;
+  st.systemNs = cur.systemNs;
+  if (prev) { st.prevCpuNs = prev.cpuNs; st.prevSystemNs = prev.systemNs; }
   return st;
 }
 

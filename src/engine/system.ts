@@ -13,6 +13,8 @@ import { collectGarbage } from '../image/gc.js';
 import { withImageLock } from '../image/lock.js';
 import { prune as pruneImages } from './image-ops.js';
 import { pruneVolumes } from './volume-ops.js';
+import { teardownNetwork } from './container-network.js';
+import { netnsPath } from '../network/links.js';
 
 /** Bytes used by a directory tree (not following symlinks). */
 export function duBytes(dir: string): number {
@@ -110,6 +112,15 @@ export async function systemCheck(ctx: EngineContext, repair: boolean): Promise<
     else if (!isActive(seen) && (rec.status.mounted || mountPoints().has(overlayDirs(ctx.paths.container(id)).merged))) note('leftover mount', `${id.slice(0, 12)} (${rec.config.name}) is stopped but its root is still mounted`);
     else continue;
     if (repair) await withLockIfFree(ctx, id, async () => { await repairContainer(ctx, id); });
+  }
+  // Network state (namespace, addresses, published ports) of containers that do not run.
+  for (const rec of records.values()) {
+    const seen = observe(ctx, rec);
+    if (isActive(seen) || rec.state === 'removing') continue;
+    const id = rec.config.id;
+    if (!fs.existsSync(netnsPath(id)) && !ctx.networks.ports(id).length && !ctx.networks.hasAddresses(id)) continue;
+    note('leftover network state', `${id.slice(0, 12)} (${rec.config.name}) is stopped but still has its network namespace, addresses or ports`);
+    if (repair) await withLockIfFree(ctx, id, () => teardownNetwork(ctx, id));
   }
   // Runtime leftovers of containers the database does not know.
   for (const dir of [path.join(ctx.cfg.root, 'containers'), path.join(ctx.cfg.runroot, 'containers'), ctx.paths.runcRoot]) {

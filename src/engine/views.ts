@@ -2,7 +2,8 @@
 // Field names follow Podman's inspect (and Docker's), so templates written for
 // them ({{.State.ExitCode}}, {{.Config.Env}}, {{.Id}}) work unchanged.
 import type { EngineContext } from './context.js';
-import type { ContainerRecord } from './container-types.js';
+import type { ContainerRecord, ContainerConfig, ContainerStatus } from './container-types.js';
+import { netnsPath } from '../network/links.js';
 import type { ImageConfig, ImageRecord } from '../image/types.js';
 import { overlayDirs } from '../snapshot/overlay.js';
 import { containerCapabilities } from '../runtime/capabilities.js';
@@ -94,7 +95,7 @@ export function containerInspect(ctx: EngineContext, rec: ContainerRecord): Reco
       Options: m.options, RW: !m.options.includes('ro'), Propagation: m.type === 'bind' ? 'rprivate' : '',
     }),
     Dependencies: [],
-    NetworkSettings: { Networks: {}, Ports: {}, SandboxKey: '' },
+    NetworkSettings: networkSettings(c, s),
     Namespace: '',
     IsInfra: false,
     Config: {
@@ -125,8 +126,10 @@ export function containerInspect(ctx: EngineContext, rec: ContainerRecord): Reco
     },
     HostConfig: {
       Binds: c.mounts.filter((m) => m.type === 'bind').map((m) => `${m.source}:${m.destination}${m.options.length ? ':' + m.options.join(',') : ''}`),
-      NetworkMode: c.networkMode,
-      PortBindings: {},
+      // Like Docker: "bridge" for the default network, the name for user networks.
+      NetworkMode: c.networkMode === 'bridge' ? (c.networks[0] && c.networks[0].network !== 'berth' ? c.networks[0].network : 'bridge') : c.networkMode,
+      PortBindings: Object.fromEntries(c.ports.map((p) => [`${p.containerPort}/${p.proto}`, [{ HostIp: p.hostIp, HostPort: p.hostPort ? String(p.hostPort) : '' }]])),
+      Dns: c.dns, DnsSearch: c.dnsSearch, DnsOptions: c.dnsOptions, ExtraHosts: c.addHosts,
       RestartPolicy: { Name: c.restartPolicy.name, MaximumRetryCount: c.restartPolicy.maximumRetryCount },
       AutoRemove: c.autoRemove,
       CapAdd: c.capAdd,
@@ -180,11 +183,11 @@ export function containerSummary(rec: ContainerRecord, now = Date.now()): Record
     StartedAt: s.startedAt ? Math.floor(Date.parse(s.startedAt) / 1000) : 0,
     Names: c.name,
     Pid: s.pid,
-    Ports: '',
+    Ports: portsText(rec),
     Labels: c.labels,
     Label: (key: string) => c.labels[key] ?? '',
     Mounts: c.mounts.map((m) => m.destination),
-    Networks: c.networkMode === 'host' || c.networkMode === 'none' ? [] : [c.networkMode],
+    Networks: c.networkMode === 'bridge' ? c.networks.map((a) => a.network) : [],
     AutoRemove: c.autoRemove,
     Size: '',
   };
@@ -251,4 +254,35 @@ export function imageInspect(ctx: EngineContext, r: ImageRecord, names: string[]
     History: cfg.history ?? [],
     NamesHistory: [],
   };
+}
+
+/** Docker's NetworkSettings: addresses on each network and published ports (while running). */
+function networkSettings(c: ContainerConfig, s: ContainerStatus): Record<string, unknown> {
+  const running = s.pid > 0 || !!s.network;
+  const eps = running ? s.network?.endpoints ?? [] : [];
+  const networks: Record<string, unknown> = {};
+  for (const a of c.networkMode === 'bridge' ? c.networks : []) {
+    const e = eps.find((x) => x.network === a.network);
+    networks[a.network] = {
+      IPAddress: e?.ip ?? '', IPPrefixLen: e?.prefix ?? 0, Gateway: e?.gateway ?? '', MacAddress: e?.mac ?? '',
+      NetworkID: e?.networkId ?? '', Aliases: a.aliases, DNSNames: e ? [c.name, c.id.slice(0, 12), ...a.aliases] : null,
+    };
+  }
+  const ports: Record<string, { HostIp: string; HostPort: string }[] | null> = {};
+  for (const p of c.ports) ports[`${p.containerPort}/${p.proto}`] = null;
+  for (const p of s.network?.ports ?? []) {
+    const key = `${p.containerPort}/${p.proto}`;
+    (ports[key] ??= []).push({ HostIp: p.hostIp || '0.0.0.0', HostPort: String(p.hostPort) });
+  }
+  const first = eps[0];
+  return {
+    Networks: networks, Ports: ports, SandboxKey: first ? netnsPath(c.id) : '',
+    IPAddress: first?.ip ?? '', IPPrefixLen: first?.prefix ?? 0, Gateway: first?.gateway ?? '', MacAddress: first?.mac ?? '',
+  };
+}
+
+/** `0.0.0.0:8080->80/tcp, 127.0.0.1:9000->90/udp` for ps. */
+function portsText(rec: ContainerRecord): string {
+  const live = rec.state === 'running' || rec.state === 'paused';
+  return (live ? rec.status.network?.ports ?? [] : []).map((p) => `${p.hostIp || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.proto}`).join(', ');
 }

@@ -3,24 +3,30 @@
 import type { EngineContext } from './context.js';
 import { observe, waitForExit, isActive } from './lifecycle.js';
 import { displayState } from './views.js';
-import { invalidArgument, notFound } from './errors.js';
+import { BerthError, invalidArgument, notFound } from './errors.js';
 
 export const WAIT_CONDITIONS = ['stopped', 'exited', 'not-running', 'next-exit', 'running', 'created', 'paused', 'removed', 'healthy', 'unhealthy'];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Ends a polling wait whose caller went away (`signal`: the Docker API's client disconnected). */
+function checkAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new BerthError('internal', 'wait aborted');
+}
+
 /** Resolves with the container's exit code (or 0/-1 for conditions without one) once `condition` holds. */
-export async function waitForCondition(ctx: EngineContext, id: string, condition: string): Promise<number> {
+export async function waitForCondition(ctx: EngineContext, id: string, condition: string, signal?: AbortSignal): Promise<number> {
   if (!WAIT_CONDITIONS.includes(condition)) {
     throw invalidArgument(`invalid wait condition "${condition}": use ${WAIT_CONDITIONS.join(', ')}`);
   }
-  if (condition === 'stopped' || condition === 'exited' || condition === 'not-running') return waitForExit(ctx, id);
+  if (condition === 'stopped' || condition === 'exited' || condition === 'not-running') return waitForExit(ctx, id, signal);
   if (condition === 'next-exit') {
     // The next exit from now: if it is not running, wait for it to start first.
     for (;;) {
       const rec = ctx.containers.get(id);
       if (!rec) throw notFound(`container ${id.slice(0, 12)} was removed while waiting`);
-      if (isActive(observe(ctx, rec))) return waitForExit(ctx, id);
+      if (isActive(observe(ctx, rec))) return waitForExit(ctx, id, signal);
+      checkAborted(signal);
       await sleep(100);
     }
   }
@@ -34,6 +40,7 @@ export async function waitForCondition(ctx: EngineContext, id: string, condition
     const health = rec.status.health?.status;
     const met = condition === 'healthy' || condition === 'unhealthy' ? health === condition : displayState(rec) === condition;
     if (met) return rec.status.exitCode;
+    checkAborted(signal);
     await sleep(100);
   }
 }

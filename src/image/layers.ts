@@ -2,6 +2,7 @@
 // that has the layer, used as an overlayfs lower directory.
 import fs from 'node:fs';
 import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { ContentStore } from '../content/store.js';
 import type { ImageStore } from './store.js';
 import type { Paths } from '../engine/config.js';
@@ -34,8 +35,11 @@ export class LayerStore {
     return this.images.hasLayer(chainId) && fs.existsSync(this.dir(chainId));
   }
 
-  /** Unpacks the layer blob unless its directory exists; returns the uncompressed size. */
-  async ensure(layer: LayerRef): Promise<number> {
+  /**
+   * Unpacks the layer blob unless its directory exists; returns the uncompressed size.
+   * `source` streams the blob's bytes instead of the content store (a pull unpacks while it downloads).
+   */
+  async ensure(layer: LayerRef, source?: () => Readable): Promise<number> {
     if (this.exists(layer.chainId)) return this.images.layerSize(layer.chainId);
     fs.mkdirSync(this.paths.layers, { recursive: true });
     if (!this.swept) {
@@ -47,7 +51,7 @@ export class LayerStore {
       // Unpacked by a process that died before recording it: the rename is atomic, so the dir is complete.
       size = dirSize(this.dir(layer.chainId));
     } else {
-      const res = await unpackLayer(this.content.open(layer.digest), this.dir(layer.chainId), { expectedDiffId: layer.diffId });
+      const res = await unpackLayer(source ? source() : this.content.open(layer.digest), this.dir(layer.chainId), { expectedDiffId: layer.diffId });
       size = res.size;
     }
     this.images.addLayer(layer.chainId, layer.diffId, layer.parent, size);

@@ -53,4 +53,30 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX container_volumes_by_volume ON container_volumes(volume);
   `,
+  // networks: bridge networks, IP allocations and published host ports.
+  `
+  CREATE TABLE networks (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created INTEGER NOT NULL,
+    json TEXT NOT NULL              -- NetworkRecord: driver, subnet, gateway, bridge, options, labels
+  );
+  CREATE TABLE network_ips (
+    network_id TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
+    ip TEXT NOT NULL,
+    container_id TEXT NOT NULL,
+    PRIMARY KEY (network_id, ip)    -- an address is never handed out twice
+  );
+  CREATE INDEX network_ips_by_container ON network_ips(container_id);
+  CREATE TABLE published_ports (
+    proto TEXT NOT NULL,
+    host_ip TEXT NOT NULL,          -- 0.0.0.0 = every host address
+    host_port INTEGER NOT NULL,
+    container_id TEXT NOT NULL,
+    container_ip TEXT NOT NULL,
+    container_port INTEGER NOT NULL,
+    PRIMARY KEY (proto, host_ip, host_port)
+  );
+  CREATE INDEX published_ports_by_container ON published_ports(container_id);
+  `,
 ];

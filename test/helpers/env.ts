@@ -6,19 +6,39 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 
 export const BERTH = path.resolve('dist/berth');
 
 export interface Result { code: number; stdout: string; stderr: string }
 
+/** A running `berth serve` (see TestEnv.serve). */
+export interface ApiServer { socket: string; pid: number; host: string; output(): string; exited: Promise<number>; stop(): Promise<number> }
+
 export class TestEnv {
   readonly root: string;
   readonly runroot: string;
   readonly cgroupParent: string;
+  /** Network settings of its own, so test files running at once never share bridges, subnets or nft tables. */
+  readonly net: { prefix: string; table: string; octet: number; defaultSubnet: string; pool: string };
+  readonly configFile: string;
+
   private constructor(readonly dir: string) {
     this.root = path.join(dir, 'root');
     this.runroot = path.join(dir, 'run');
     this.cgroupParent = `/berth-test-${path.basename(dir)}`;
+    const tag = randomBytes(3).toString('hex');
+    const octet = freeOctet();
+    this.net = { prefix: `bt${tag}`, table: `bt_${tag}`, octet, defaultSubnet: `10.${octet}.255.0/24`, pool: `10.${octet}.0.0/17` };
+    this.configFile = path.join(dir, 'berth.toml');
+    fs.writeFileSync(this.configFile, [
+      '[network]',
+      `default_subnet = "${this.net.defaultSubnet}"`,
+      `subnet_pool = "${this.net.pool}"`,
+      `bridge_prefix = "${this.net.prefix}"`,
+      `nft_table = "${this.net.table}"`,
+      '',
+    ].join('\n'));
   }
 
   static async create(opts: { bootstrap?: boolean } = {}): Promise<TestEnv> {
@@ -32,7 +52,7 @@ export class TestEnv {
   }
 
   get env(): NodeJS.ProcessEnv {
-    return { ...process.env, BERTH_CGROUP_PARENT: this.cgroupParent, BERTH_CONFIG: '' };
+    return { ...process.env, BERTH_CGROUP_PARENT: this.cgroupParent, BERTH_CONFIG: this.configFile };
   }
 
   /** Arguments for the berth launcher (BERTH) with this environment's roots. */
@@ -85,9 +105,37 @@ export class TestEnv {
     return out;
   }
 
+  /** This environment's bridges (interfaces named with its prefix). */
+  bridges(): string[] {
+    return fs.readdirSync('/sys/class/net').filter((n) => n.startsWith(this.net.prefix));
+  }
+
+  /**
+   * Starts `berth serve` (feature: Docker API) on a private socket in this environment;
+   * resolves once it listens. stop() sends SIGTERM and waits for the exit.
+   */
+  async serve(): Promise<ApiServer> {
+    const socket = path.join(this.dir, 'docker.sock');
+    const child = spawn(BERTH, this.args(['serve', '--host', `unix://${socket}`]), { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`berth serve did not start: ${out}`)), 30_000);
+      child.stdout.on('data', (b: Buffer) => { out += b.toString(); if (out.includes('listening on')) { clearTimeout(timer); resolve(); } });
+      child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`berth serve exited (${code}): ${out}`)); });
+    });
+    child.removeAllListeners('exit');
+    const exited = new Promise<number>((r) => child.on('exit', (code) => r(code ?? -1)));
+    return {
+      socket, pid: child.pid!, host: `unix://${socket}`, output: () => out, exited,
+      stop: async () => { if (child.exitCode === null) child.kill('SIGTERM'); return exited; },
+    };
+  }
+
   /** Removes all containers, then checks that no mount, cgroup or runc state is left. */
   async cleanup(): Promise<void> {
     await this.berth(['rm', '-af']);
+    await this.berth(['network', 'prune', '-f']);
     const mounts = this.mounts();
     const cgroups = this.cgroupLeftovers();
     const runc = fs.existsSync(path.join(this.runroot, 'runc')) ? fs.readdirSync(path.join(this.runroot, 'runc')) : [];
@@ -96,11 +144,25 @@ export class TestEnv {
       const p = path.join('/sys/fs/cgroup', ctrl, this.cgroupParent);
       if (fs.existsSync(p)) spawnSync('find', [p, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']);
     }
+    for (const br of this.bridges()) spawnSync('ip', ['link', 'del', br]);
+    spawnSync('nft', ['delete', 'table', 'ip', this.net.table], { stdio: 'ignore' });
     fs.rmSync(this.dir, { recursive: true, force: true });
     assert.deepEqual(mounts, [], 'mounts leaked');
     assert.deepEqual(cgroups, [], 'cgroups leaked');
     assert.deepEqual(runc, [], 'runc state leaked');
   }
+}
+
+/** A second octet X such that 10.X.0.0/16 is not routed on this host. */
+function freeOctet(): number {
+  const routes = fs.readFileSync('/proc/net/route', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/)[1]).filter(Boolean)
+    .map((hex) => { const n = parseInt(hex!, 16); return [n & 255, (n >>> 8) & 255]; });
+  const start = 100 + Math.floor(Math.random() * 100);
+  for (let i = 0; i < 100; i++) {
+    const o = 100 + ((start - 100 + i) % 100);
+    if (!routes.some(([a, b]) => a === 10 && b === o)) return o;
+  }
+  return start;
 }
 
 /** Polls `fn` until it returns a truthy value or the timeout passes. */

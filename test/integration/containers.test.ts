@@ -72,7 +72,7 @@ test('inspect shows Docker/Podman field names', async () => {
   assert.equal(obj!.Config.WorkingDir, '/tmp');
   assert.equal(obj!.Config.Hostname, 'hh');
   assert.equal(obj!.State.Status, 'created');
-  assert.equal(obj!.HostConfig.NetworkMode, 'none');
+  assert.equal(obj!.HostConfig.NetworkMode, 'bridge');
   assert.equal(obj!.ImageName, 'localhost/busybox:latest');
   assert.equal((await t.ok(['inspect', '--format', '{{.Id}}', 'insp'])).trim(), obj!.Id);
   assert.equal((await t.ok(['container', 'inspect', '--format', '{{index .Config.Env 0}}', 'insp'])).trim().startsWith('PATH='), true);

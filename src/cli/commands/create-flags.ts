@@ -23,8 +23,18 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { name: 'volumes-from', type: 'strings', help: 'Mount the volumes of another container (CONTAINER[:ro|rw])', arg: 'CONTAINER' },
   { name: 'read-only', type: 'bool', help: 'Mount the root filesystem read-only' },
   { name: 'read-only-tmpfs', type: 'bool', default: true, help: 'With --read-only, mount tmpfs on /run, /tmp and /var/tmp' },
-  { name: 'network', type: 'string', help: 'Network mode: none or host', arg: 'MODE' },
-  { name: 'net', type: 'string', help: 'Alias of --network', arg: 'MODE', hidden: true },
+  { name: 'network', type: 'strings', help: 'Network: bridge (default), NAME, none, host, container:ID (repeatable)', arg: 'NETWORK' },
+  { name: 'net', type: 'strings', help: 'Alias of --network', arg: 'NETWORK', hidden: true },
+  { name: 'ip', type: 'string', help: 'IPv4 address on the (first) network', arg: 'IP' },
+  { name: 'mac-address', type: 'string', help: 'MAC address on the (first) network', arg: 'MAC' },
+  { name: 'network-alias', type: 'strings', help: 'Additional DNS names on the networks', arg: 'ALIAS' },
+  { name: 'publish', short: 'p', type: 'strings', help: 'Publish a port: [ip:][hostPort:]containerPort[/tcp|udp]', arg: 'PORT' },
+  { name: 'publish-all', short: 'P', type: 'bool', help: 'Publish every exposed port on a free host port' },
+  { name: 'expose', type: 'strings', help: 'Expose a port (for -P)', arg: 'PORT' },
+  { name: 'dns', type: 'strings', help: 'DNS servers for the container', arg: 'IP' },
+  { name: 'dns-search', type: 'strings', help: 'DNS search domains', arg: 'DOMAIN' },
+  { name: 'dns-option', type: 'strings', help: 'DNS resolver options', arg: 'OPTION' },
+  { name: 'add-host', type: 'strings', help: 'Add a line to /etc/hosts (NAME:IP or NAME:host-gateway)', arg: 'HOST:IP' },
   { name: 'init', type: 'bool', help: 'Run an init inside the container that forwards signals and reaps processes' },
   { name: 'privileged', type: 'bool', help: 'Give extended privileges to the container' },
   { name: 'cap-add', type: 'strings', help: 'Add Linux capabilities', arg: 'CAP' },
@@ -54,7 +64,9 @@ export const CREATE_FLAGS: FlagSpec[] = [
   { name: 'health-start-period', type: 'string', help: 'Initialization time during which failures do not count', arg: 'DURATION' },
   { name: 'health-on-failure', type: 'string', help: 'Action when unhealthy: none, kill, restart, stop', arg: 'ACTION' },
   { name: 'no-healthcheck', type: 'bool', help: 'Disable any health check of the image' },
-  { name: 'pull', type: 'string', help: 'Pull policy (only "never" and "missing" with local images for now)', arg: 'POLICY' },
+  { name: 'pull', type: 'string', help: 'Pull the image: missing (default), always, never, newer', arg: 'POLICY' },
+  { name: 'platform', type: 'string', help: 'Platform of the image to pull (OS/ARCH[/VARIANT])', arg: 'PLATFORM' },
+  { name: 'quiet', short: 'q', type: 'bool', help: 'Print no progress when pulling the image' },
 ];
 
 export function toCreateOptions(p: Parsed, image: string, cmd: string[]): CreateOptions {
@@ -95,7 +107,17 @@ export function toCreateOptions(p: Parsed, image: string, cmd: string[]): Create
   if (s('workdir')) o.workingDir = s('workdir');
   if (s('user') !== undefined) o.user = s('user');
   if (p.set.has('entrypoint')) o.entrypoint = entrypointArgs(s('entrypoint') ?? '');
-  if (s('network') ?? s('net')) o.network = s('network') ?? s('net');
+  o.networks = [...list(f.network), ...list(f.net)];
+  if (s('ip')) o.ip = s('ip');
+  if (s('mac-address')) o.mac = s('mac-address');
+  o.aliases = list(f['network-alias']);
+  o.publish = list(f.publish);
+  o.publishAll = bool(f['publish-all']);
+  o.expose = list(f.expose);
+  o.dns = list(f.dns);
+  o.dnsSearch = list(f['dns-search']);
+  o.dnsOptions = list(f['dns-option']);
+  o.addHosts = list(f['add-host']);
   if (s('stop-signal')) o.stopSignal = s('stop-signal');
   if (s('restart')) o.restartPolicy = parseRestartPolicy(s('restart')!);
   o.health = {
@@ -114,6 +136,8 @@ export function toCreateOptions(p: Parsed, image: string, cmd: string[]): Create
   o.devices = list(f.device);
   const pull = s('pull');
   if (pull && !['never', 'missing', 'always', 'newer'].includes(pull)) throw invalidArgument(`invalid pull policy "${pull}": use always, missing, never or newer`);
+  if (pull) o.pull = pull as CreateOptions['pull'];
+  if (s('platform')) o.platform = s('platform');
   return o;
 }
 

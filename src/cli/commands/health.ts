@@ -1,4 +1,4 @@
-// `berth healthcheck run` and the hidden `berth system timers` service.
+// `berth healthcheck run` and `berth system service` (the per-host service).
 import type { Command } from '../command.js';
 
 export const healthcheckCommand: Command = {
@@ -23,13 +23,13 @@ export const healthcheckCommand: Command = {
   }],
 };
 
-export const timersCommand: Command = {
-  name: 'timers',
+export const hostServiceCommand: Command = {
+  name: 'service',
   usage: '',
-  summary: 'Run the per-host timer service (health checks); started automatically',
+  summary: 'Run the per-host service (health checks, log maintenance, container DNS); started automatically',
   maxArgs: 0,
   async run(ctx) {
-    await ctx.engine().runTimerService();
+    await ctx.engine().runHostService();
     return 0;
   },
 };

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { linkTerminal, DEFAULT_DETACH_KEYS } from '../terminal.js';
 import { BerthError } from '../../engine/errors.js';
 import { trace } from '../../sys/log.js';
+import { progressView } from '../progress-view.js';
 
 export const DETACH_KEYS_FLAG: FlagSpec = { name: 'detach-keys', type: 'string', help: `Key sequence that detaches (default "${DEFAULT_DETACH_KEYS}"; "" disables)`, arg: 'KEYS' };
 
@@ -19,7 +20,14 @@ async function createFrom(ctx: CliContext, p: Parsed) {
   if (cidfile && fs.existsSync(cidfile)) {
     throw new BerthError('conflict', `container ID file ${cidfile} already exists: make sure the other container is not running, or delete the file`);
   }
-  const rec = await ctx.engine().createContainer(opts);
+  // Pull progress (when the image has to be pulled) goes to stderr, as with Podman.
+  const view = progressView(bool(p.flags.quiet));
+  let rec;
+  try {
+    rec = await ctx.engine().createContainer(opts, { onPullProgress: view.onMessage });
+  } finally {
+    view.done();
+  }
   if (cidfile) {
     try {
       fs.writeFileSync(cidfile, rec.config.id, { flag: 'wx' });
