@@ -4,6 +4,7 @@ import path from 'node:path';
 
 const dir = path.join(path.dirname(new URL(import.meta.url).pathname), 'results');
 const TITLES = {
+  api: 'Docker API: the docker CLI against `berth serve` and against dockerd, `run --rm busybox true` and `ps -a` with 100 containers (issue 6: Berth ≤ 0.5× dockerd for run)',
   'run-rm': '`run --rm busybox true`, no network (issue 2: Berth ≤ 0.7× Podman)',
   ps: '`ps -a` with 100 containers (issue 2: ≤ 25 ms above `node -e 0`)',
   lifecycle: 'Container lifecycle: `run -d` + `stop -t 0` + `rm` cycle, and `exec true` (issue 3: Berth ≤ 0.6× Podman for each)',

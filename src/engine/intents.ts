@@ -15,12 +15,15 @@ const dir = (ctx: EngineContext) => path.join(ctx.cfg.runroot, 'intents');
 export function writeIntent(ctx: EngineContext, id: string, op: string): void {
   const d = dir(ctx);
   const intent: Intent = { pid: process.pid, start: pidStartTime(process.pid) ?? 0, op };
+  // Written under a temporary name and renamed: a reader never sees half an intent.
+  const tmp = path.join(d, `.${id}.${process.pid}`);
   try {
-    fs.writeFileSync(path.join(d, id), JSON.stringify(intent));
+    fs.writeFileSync(tmp, JSON.stringify(intent));
   } catch {
     fs.mkdirSync(d, { recursive: true });
-    fs.writeFileSync(path.join(d, id), JSON.stringify(intent));
+    fs.writeFileSync(tmp, JSON.stringify(intent));
   }
+  fs.renameSync(tmp, path.join(d, id));
 }
 
 export function clearIntent(ctx: EngineContext, id: string): void {
@@ -33,8 +36,9 @@ export function abandonedIntents(ctx: EngineContext): { id: string; intent: Inte
   try { names = fs.readdirSync(dir(ctx)); } catch { return []; }
   const out: { id: string; intent: Intent }[] = [];
   for (const id of names) {
+    if (id.startsWith('.')) continue;
     let intent: Intent;
-    try { intent = JSON.parse(fs.readFileSync(path.join(dir(ctx), id), 'utf8')) as Intent; } catch { intent = { pid: 0, start: 0, op: 'unknown' }; }
+    try { intent = JSON.parse(fs.readFileSync(path.join(dir(ctx), id), 'utf8')) as Intent; } catch { continue; } // gone meanwhile
     const alive = pidAlive(intent.pid) && pidStartTime(intent.pid) === intent.start;
     if (!alive) out.push({ id, intent });
   }

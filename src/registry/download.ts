@@ -25,6 +25,26 @@ export interface LayerJob {
 }
 
 const HWM = 1 << 20;
+const COALESCE = 512 * 1024;
+
+/**
+ * Joins the socket's small chunks (16–64 KiB) into larger ones: every stream
+ * stage after this one (hash, file, gunzip, tar) then runs far fewer times.
+ */
+async function* coalesce(src: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of src) {
+    parts.push(c);
+    n += c.length;
+    if (n >= size) {
+      yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+      parts = [];
+      n = 0;
+    }
+  }
+  if (n) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+}
 
 /** Yields the blob's bytes exactly once each, resuming after failures. */
 async function* blobChunks(client: RegistryClient, repo: string, desc: Descriptor, what: string): AsyncGenerator<Buffer> {
@@ -44,8 +64,8 @@ async function* blobChunks(client: RegistryClient, repo: string, desc: Descripto
       if (res.status === 200 && Number.isFinite(declared) && declared !== desc.size) {
         throw corrupt(`registry ${client.host} serves ${what} with ${declared} bytes, but the manifest says ${desc.size}: the image in the registry is damaged`);
       }
-      for await (const c of res.body) {
-        let chunk = c as Buffer;
+      for await (const c of coalesce(res.body, COALESCE)) {
+        let chunk = c;
         if (skip) {
           if (chunk.length <= skip) { skip -= chunk.length; continue; }
           chunk = chunk.subarray(skip);

@@ -52,7 +52,11 @@ export class TestEnv {
   }
 
   get env(): NodeJS.ProcessEnv {
-    return { ...process.env, BERTH_CGROUP_PARENT: this.cgroupParent, BERTH_CONFIG: this.configFile };
+    return {
+      ...process.env, BERTH_CGROUP_PARENT: this.cgroupParent, BERTH_CONFIG: this.configFile,
+      // Registry credentials and CAs stay private to the test (never the real home or /etc).
+      BERTH_AUTH_FILE: path.join(this.dir, 'auth.json'), BERTH_CERTS_DIR: path.join(this.dir, 'certs.d'),
+    };
   }
 
   /** Arguments for the berth launcher (BERTH) with this environment's roots. */
