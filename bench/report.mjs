@@ -8,6 +8,7 @@ const TITLES = {
   'run-rm': '`run --rm busybox true`, no network (issue 2: Berth ≤ 0.7× Podman)',
   ps: '`ps -a` with 100 containers (issue 2: ≤ 25 ms above `node -e 0`)',
   lifecycle: 'Container lifecycle: `run -d` + `stop -t 0` + `rm` cycle, and `exec true` (issue 3: Berth ≤ 0.6× Podman for each)',
+  network: 'Networking: `run --rm` on the default bridge (issue 5: Berth ≤ 0.4× Podman), 100 containers on one network, published-port latency',
   density: 'Density: 500 idle busybox containers (issue 3: no per-container process besides conmon; start all faster than Podman)',
 };
 let md = '# Benchmark results\n\nWritten by `npm run bench` (bench/run.mjs); each benchmark runs its candidates interleaved in one run on the same machine. Medians in milliseconds, whole commands including process start.\n';

@@ -36,7 +36,8 @@ interface Token { value: string; expires: number }
 
 export class Authenticator {
   private challenge?: Challenge;
-  private tokens = new Map<string, Token>();
+  // Promises, so requests running in parallel share one token fetch.
+  private tokens = new Map<string, Promise<Token>>();
   private realms = new Map<string, Transport>();
 
   constructor(readonly s: HostSettings, readonly creds: Credentials | undefined) {}
@@ -57,11 +58,19 @@ export class Authenticator {
     if (c.scheme === 'basic') return this.creds ? basic(this.creds) : undefined;
     if (c.scheme !== 'bearer') return undefined;
     const key = scopes.slice().sort().join(' ');
-    const cached = this.tokens.get(key);
-    if (cached && cached.expires > Date.now()) return `Bearer ${cached.value}`;
-    const token = await this.fetchToken(c, scopes);
-    this.tokens.set(key, token);
-    return `Bearer ${token.value}`;
+    let pending = this.tokens.get(key);
+    if (pending) {
+      const t = await pending.catch(() => undefined);
+      if (t && t.expires > Date.now()) return `Bearer ${t.value}`;
+      if (this.tokens.get(key) === pending) this.tokens.delete(key);
+      pending = this.tokens.get(key);
+    }
+    if (!pending) {
+      pending = this.fetchToken(c, scopes);
+      this.tokens.set(key, pending);
+      pending.catch(() => { if (this.tokens.get(key) === pending) this.tokens.delete(key); });
+    }
+    return `Bearer ${(await pending).value}`;
   }
 
   /** Forgets the token for `scopes` after the registry refused it. */

@@ -148,7 +148,9 @@ async function update(c: Call): Promise<void> {
   const rec = container(c);
   const body = await readJson(c);
   await c.engine.updateContainer(rec.config.id, resources(body, 'body'));
-  const warnings = body.RestartPolicy ? ['changing the restart policy of an existing container is not supported by Berth yet; it was kept'] : [];
+  // The CLI always sends a RestartPolicy; only a named one asks for a change.
+  const policy = body.RestartPolicy as { Name?: unknown } | undefined;
+  const warnings = policy?.Name ? ['changing the restart policy of an existing container is not supported by Berth yet; it was kept'] : [];
   ok(c, { Warnings: warnings });
 }
 

@@ -160,6 +160,7 @@ export function imageRoutes(r: Router): void {
     .add('GET', '/images/search', searchImages)
     .add('POST', '/commit', commit)
     .add('POST', '/build', build)
+    .add('POST', '/build/prune', (c) => ok(c, { CachesDeleted: [], SpaceReclaimed: 0 }))
     .add('GET', '/images/:name*/json', inspect)
     .add('GET', '/images/:name*/history', history)
     .add('GET', '/images/:name*/get', save)

@@ -1,0 +1,132 @@
+// Registry failures, with a misbehaving registry written for the test: retries
+// of 5xx answers and cut connections (resumed with Range, or without it),
+// resuming an interrupted pull without fetching finished blobs again, and the
+// bad-input list: wrong digests, a manifest that is not JSON or is 100 MB, an
+// unreachable registry. A failed pull leaves no image behind.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { TestEnv } from '../helpers/env.js';
+import { FakeRegistry } from '../helpers/fake-registry.js';
+import { freePort } from '../helpers/registry.js';
+
+let t: TestEnv;   // builds the image
+let u: TestEnv;   // pulls
+let fake: FakeRegistry;
+let imageId = '';
+
+before(async () => {
+  t = await TestEnv.create();
+  u = await TestEnv.create({ bootstrap: false });
+  await t.ok(['run', '--network', 'none', '--name', 'l1', 'busybox', 'sh', '-c', 'head -c 300000 /dev/urandom > /blob1']);
+  await t.ok(['commit', 'l1', 'faulty:1']);
+  await t.ok(['run', '--network', 'none', '--name', 'l2', 'faulty:1', 'sh', '-c', 'head -c 300000 /dev/urandom > /blob2']);
+  await t.ok(['commit', 'l2', 'faulty:1']);
+  await t.ok(['rm', 'l1', 'l2']);
+  imageId = (await t.ok(['image', 'inspect', '--format', '{{.Id}}', 'faulty:1'])).trim();
+  const archive = path.join(t.dir, 'faulty.tar');
+  await t.ok(['save', '--format', 'oci-archive', '-o', archive, 'faulty:1']);
+  const layout = path.join(t.dir, 'layout');
+  fs.mkdirSync(layout);
+  assert.equal(spawnSync('tar', ['-xf', archive, '-C', layout]).status, 0);
+  fake = await FakeRegistry.start(layout);
+});
+after(async () => {
+  fake?.stop();
+  await u?.cleanup();
+  await t?.cleanup();
+});
+
+const ref = () => `${fake.host}/repo:1`;
+const images = async () => (await u.ok(['images', '-q'])).trim();
+const reset = async () => {
+  fake.faults = {};
+  fake.requests = [];
+  await u.berth(['rmi', '-af']);
+  await u.ok(['image', 'prune', '-a']);
+  await u.ok(['system', 'prune', '-af']);
+};
+
+/** Pull must fail with `re`, change nothing visible, and leave no blob of a bad digest. */
+async function failsCleanly(re: RegExp, args: string[] = []): Promise<string> {
+  const before = await images();
+  const r = await u.berth(['pull', ...args, ref()]);
+  assert.equal(r.code, 125, r.stderr);
+  assert.match(r.stderr, re);
+  assert.equal(r.stderr.split('\n').filter((l) => l.startsWith('Error:')).length, 1, r.stderr);
+  assert.equal(await images(), before, 'berth images unchanged after a failed pull');
+  return r.stderr;
+}
+
+test('5xx answers and cut connections are retried; a cut blob resumes with Range', async () => {
+  await reset();
+  const [l0, , l2] = fake.layers();
+  fake.faults.status = new Map([['manifests', { code: 503, times: 2 }], [l0!, { code: 500, times: 1 }]]);
+  fake.faults.truncate = new Map([[l2!, 2]]);
+  const r = await u.berth(['pull', '-q', ref()]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), imageId);
+  const ranged = fake.requests.filter((q) => q.path.endsWith(l2!) && q.range);
+  assert.equal(ranged.length, 2, JSON.stringify(fake.requests));
+  assert.ok(ranged.every((q) => /^bytes=[1-9]\d*-$/.test(q.range!)));
+  assert.equal((await u.ok(['run', '--rm', '--network', 'none', ref(), 'sh', '-c', 'wc -c < /blob2'])).trim(), '300000');
+
+  // Without Range support the bytes already received are skipped in a full download.
+  await reset();
+  fake.faults.range = false;
+  fake.faults.truncate = new Map([[l2!, 1]]);
+  assert.equal((await u.ok(['pull', '-q', ref()])).trim(), imageId);
+});
+
+test('an interrupted pull resumes without fetching finished blobs again', async () => {
+  await reset();
+  const layers = fake.layers();
+  const last = layers.at(-1)!;
+  fake.faults.status = new Map([[last, { code: 500, times: 100 }]]);
+  await failsCleanly(/registry 127\.0\.0\.1:\d+ answered 500 for the blob of .*fake failure 500.*after 5 attempts\): try again later/);
+  const finished = layers.slice(0, -1);
+  assert.ok(finished.every((d) => fake.blobRequests(d) === 1), JSON.stringify(fake.requests));
+  fake.faults.status = new Map();
+  fake.requests = [];
+  assert.equal((await u.ok(['pull', '-q', ref()])).trim(), imageId);
+  for (const d of finished) assert.equal(fake.blobRequests(d), 0, `blob ${d} was fetched again`);
+  assert.equal(fake.blobRequests(last), 1);
+});
+
+test('bad digests, bad manifests and unreachable registries fail clearly and leave nothing', async () => {
+  await reset();
+  const [, l1] = fake.layers();
+  fake.faults.corrupt = l1;
+  await failsCleanly(/layer sha256:[a-f0-9]{64} of 127\.0\.0\.1:\d+\/repo:1 does not match its digest \(expected sha256:\w+, got sha256:\w+\): registry 127\.0\.0\.1:\d+ or a proxy altered it; nothing was stored, try again/);
+  assert.equal(fs.existsSync(path.join(u.root, 'blobs', 'sha256', l1!.slice(7))), false, 'no blob under a digest it does not have');
+
+  await reset();
+  fake.faults.wrongDigestHeader = true;
+  await failsCleanly(/the manifest of 127\.0\.0\.1:\d+\/repo:1 does not match its digest: expected sha256:0{64}, got sha256:\w+ \(the registry or a proxy altered it\)/);
+
+  await reset();
+  fake.faults.manifestNotJson = true;
+  await failsCleanly(/the manifest of 127\.0\.0\.1:\d+\/repo:1 is not valid JSON: the registry is broken or serves something else/);
+
+  for (const mode of ['length', 'chunked'] as const) {
+    await reset();
+    fake.faults.hugeManifest = mode;
+    await failsCleanly(/the manifest of 127\.0\.0\.1:\d+\/repo:1 is (104857600 bytes, )?more than the 4194304 (bytes )?allowed: the registry is broken or hostile/);
+  }
+
+  await reset();
+  fake.faults.status = new Map([['manifests', { code: 503, times: 100 }]]);
+  await failsCleanly(/registry 127\.0\.0\.1:\d+ answered 503 for the manifest of 127\.0\.0\.1:\d+\/repo:1 \(UNAVAILABLE: fake failure 503\) \(after 5 attempts\): try again later/);
+
+  const closed = await freePort();
+  const r = await u.berth(['pull', `127.0.0.1:${closed}/repo:1`]);
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /cannot reach registry 127\.0\.0\.1:\d+: connection refused on 127\.0\.0\.1:\d+ \(is the registry running\? check the name and port\)/);
+  const dns = await u.berth(['pull', 'registry.invalid/repo:1']);
+  assert.equal(dns.code, 125);
+  assert.match(dns.stderr, /cannot reach registry registry\.invalid: the name registry-1\.docker\.io|cannot reach registry registry\.invalid: the name registry\.invalid does not resolve/);
+  assert.equal(await images(), '');
+  assert.match((await u.berth(['pull', 'UPPER/case'])).stderr, /invalid reference/);
+});
