@@ -219,7 +219,7 @@ export class Engine {
 
   diskUsage(): DiskUsage { return diskUsage(this.ctx); }
   async pruneContainers() { await this.recover(); return pruneContainers(this.ctx); }
-  async pruneSystem(o: { all?: boolean; volumes?: boolean }) { await this.recover(); return pruneSystem(this.ctx, o); }
+  async pruneSystem(o: { all?: boolean; volumes?: boolean }) { await this.recover(); return pruneSystem(this.ctx, o, () => this.pruneNetworks()); }
   /** Reports inconsistencies; with `repair`, fixes them. (Skips the automatic recovery so it can report it.) */
   systemCheck(repair: boolean): Promise<CheckFinding[]> { return systemCheck(this.ctx, repair); }
 

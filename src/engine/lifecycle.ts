@@ -100,6 +100,7 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
     // The host service (DNS, health checks) boots while the container is created.
     const service = needsHostService(c) ? ensureHostService(ctx) : undefined;
     const net = await setupNetwork(ctx, rec);
+    crashPoint('start:network');
     if (net.endpoints.length) status.network = { endpoints: net.endpoints, ports: net.ports };
     else delete status.network;
     ctx.containers.setState(c.id, rec.state, status);

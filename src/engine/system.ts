@@ -82,11 +82,12 @@ export async function pruneContainers(ctx: EngineContext): Promise<{ removed: st
   return { removed, reclaimed };
 }
 
-export async function pruneSystem(ctx: EngineContext, o: { all?: boolean; volumes?: boolean }) {
+export async function pruneSystem(ctx: EngineContext, o: { all?: boolean; volumes?: boolean }, pruneNetworks: () => Promise<string[]>) {
   const containers = await pruneContainers(ctx);
+  const networks = await pruneNetworks();
   const images = await pruneImages(ctx, !!o.all);
   const volumes = o.volumes ? await pruneVolumes(ctx) : [];
-  return { containers: containers.removed, images: images.deleted, volumes, reclaimed: containers.reclaimed + images.reclaimed };
+  return { containers: containers.removed, networks, images: images.deleted, volumes, reclaimed: containers.reclaimed + images.reclaimed };
 }
 
 export interface CheckFinding { what: string; detail: string; repaired: boolean }

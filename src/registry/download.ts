@@ -34,16 +34,24 @@ const COALESCE = 512 * 1024;
 async function* coalesce(src: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
   let parts: Buffer[] = [];
   let n = 0;
-  for await (const c of src) {
-    parts.push(c);
-    n += c.length;
-    if (n >= size) {
-      yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
-      parts = [];
-      n = 0;
+  const take = () => {
+    const b = parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+    parts = [];
+    n = 0;
+    return b;
+  };
+  try {
+    for await (const c of src) {
+      parts.push(c);
+      n += c.length;
+      if (n >= size) yield take();
     }
+  } catch (e) {
+    // What arrived before the failure counts: a retry resumes after it.
+    if (n) yield take();
+    throw e;
   }
-  if (n) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+  if (n) yield take();
 }
 
 /** Yields the blob's bytes exactly once each, resuming after failures. */

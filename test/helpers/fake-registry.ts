@@ -105,7 +105,10 @@ export class FakeRegistry {
     }
     const body = this.faults.manifestNotJson ? Buffer.from('<html>this is not a manifest</html>') : this.manifest;
     const digest = this.faults.wrongDigestHeader ? 'sha256:' + '0'.repeat(64) : this.manifestDigest;
-    res.writeHead(200, { 'content-type': this.manifestType, 'docker-content-digest': digest, 'content-length': String(body.length) });
+    res.writeHead(200, {
+      'content-type': this.manifestType, 'content-length': String(body.length),
+      ...(this.faults.manifestNotJson ? {} : { 'docker-content-digest': digest }),
+    });
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 

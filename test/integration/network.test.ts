@@ -242,3 +242,20 @@ test('--network none, host and container:ID', async () => {
   assert.equal((await t.berth(['run', '--rm', '--network', 'container:ghost', 'busybox', 'true'])).code, 125);
   await t.ok(['rm', '-f', 'owner']);
 });
+
+test('killed in the middle of network setup: the next command releases the namespace and address', async () => {
+  await t.ok(['create', '--name', 'crashy', '-p', '18396:80', 'busybox', 'sleep', '1000']);
+  const id = (await t.ok(['inspect', '-f', '{{.Id}}', 'crashy'])).trim();
+  const r = await t.berth(['start', 'crashy'], { env: { ...t.env, BERTH_CRASH_AT: 'start:network' } });
+  assert.equal(r.code, -1, 'berth died of SIGKILL');
+  assert.ok(fs.existsSync(`/run/netns/berth-${id.slice(0, 16)}`), 'the crash left a namespace behind');
+  await t.ok(['network', 'ls']);
+  await t.ok(['create', '--name', 'poke', 'busybox', 'true']); // the next change repairs
+  assert.ok(!fs.existsSync(`/run/netns/berth-${id.slice(0, 16)}`), 'namespace released');
+  // The port and the address are free again: the same container starts and publishes it.
+  await t.ok(['start', 'crashy']);
+  assert.match(await t.ok(['port', 'crashy']), /18396/);
+  await t.ok(['rm', '-f', 'crashy', 'poke']);
+  const pruned = await t.ok(['system', 'prune', '-f']);
+  assert.match(pruned, /Total reclaimed space/);
+});

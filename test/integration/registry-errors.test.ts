@@ -128,5 +128,5 @@ test('bad digests, bad manifests and unreachable registries fail clearly and lea
   assert.equal(dns.code, 125);
   assert.match(dns.stderr, /cannot reach registry registry\.invalid: the name registry-1\.docker\.io|cannot reach registry registry\.invalid: the name registry\.invalid does not resolve/);
   assert.equal(await images(), '');
-  assert.match((await u.berth(['pull', 'UPPER/case'])).stderr, /invalid reference/);
+  assert.match((await u.berth(['pull', 'no spaces/allowed'])).stderr, /invalid reference/);
 });

@@ -63,3 +63,15 @@ test('--change instructions', () => {
   assert.throws(() => applyChanges({}, ['RUN x']), /invalid --change instruction "RUN"/);
   assert.throws(() => applyChanges({}, ['EXPOSE abc']), /invalid EXPOSE port/);
 });
+
+test('published port specs: addresses, ranges, protocols and errors', async () => {
+  const { parsePublish } = await import('../../src/network/ports.js');
+  assert.deepEqual(parsePublish('8080:80'), [{ hostIp: '', hostPort: 8080, containerPort: 80, proto: 'tcp' }]);
+  assert.deepEqual(parsePublish('127.0.0.1::53/udp'), [{ hostIp: '127.0.0.1', hostPort: 0, containerPort: 53, proto: 'udp' }]);
+  assert.deepEqual(parsePublish('80'), [{ hostIp: '', hostPort: 0, containerPort: 80, proto: 'tcp' }]);
+  assert.deepEqual(parsePublish('9000-9001:80-81').map((p) => `${p.hostPort}>${p.containerPort}`), ['9000>80', '9001>81']);
+  assert.deepEqual(parsePublish('0.0.0.0:7000:70')[0]!.hostIp, '');
+  for (const bad of ['99999:80', '80:0', 'x:80', '1-3:1-2', '80/sctp', '1.2.3:80:80', '10-5:80']) {
+    assert.throws(() => parsePublish(bad), /invalid|port|range|protocol|IPv4/, bad);
+  }
+});

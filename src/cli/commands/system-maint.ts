@@ -30,7 +30,7 @@ export const systemDfCommand: Command = {
 export const systemPruneCommand: Command = {
   name: 'prune',
   usage: '[options]',
-  summary: 'Remove stopped containers, dangling images (all unused with -a) and, with --volumes, unused volumes',
+  summary: 'Remove stopped containers, unused networks, dangling images (all unused with -a) and, with --volumes, unused volumes',
   flags: [
     { name: 'all', short: 'a', type: 'bool', help: 'Remove all unused images, not just dangling ones' },
     { name: 'volumes', type: 'bool', help: 'Also remove volumes no container uses' },
@@ -40,6 +40,7 @@ export const systemPruneCommand: Command = {
   async run(ctx, p) {
     const r = await ctx.engine().pruneSystem({ all: bool(p.flags.all), volumes: bool(p.flags.volumes) });
     if (r.containers.length) ctx.out(`Deleted Containers\n${r.containers.join('\n')}\n`);
+    if (r.networks.length) ctx.out(`Deleted Networks\n${r.networks.join('\n')}\n`);
     if (r.images.length) ctx.out(`Deleted Images\n${r.images.join('\n')}\n`);
     if (r.volumes.length) ctx.out(`Deleted Volumes\n${r.volumes.join('\n')}\n`);
     ctx.out(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
