@@ -29,12 +29,11 @@ export function humanBytes(n: number): string {
   return i === 0 ? `${n}B` : `${v.toPrecision(4).replace(/\.?0+$/, '')}${units[i]}`;
 }
 
-/** Docker's `progress` text: "[=====>      ]  22.02kB/2.152MB". */
-export function progressBar(current: number, total: number, width = 50): string {
-  if (total <= 0) return `${humanBytes(current)}`;
-  const filled = Math.min(width, Math.floor((current / total) * width));
-  const bar = '='.repeat(Math.max(0, filled - 1)) + (filled > 0 ? (filled >= width ? '=' : '>') : '') + ' '.repeat(width - filled);
-  return `[${bar}] ${humanBytes(current).padStart(8)}/${humanBytes(total)}`;
+/** Docker's `progress` text: "[=====>      ]  22.02kB/2.152MB" (as moby's jsonmessage draws it). */
+export function progressBar(current: number, total: number): string {
+  if (total <= 0) return humanBytes(current);
+  const pct = Math.min(50, Math.floor(Math.floor((current / total) * 100) / 2));
+  return `[${'='.repeat(pct)}>${' '.repeat(50 - pct)}] ${humanBytes(current).padStart(8)}/${humanBytes(total)}`;
 }
 
 /**

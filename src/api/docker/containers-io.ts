@@ -36,7 +36,10 @@ async function attach(c: Call): Promise<void> {
   const wantStdin = qBool(c, 'stdin') && rec.config.openStdin;
   const wantOut = qBool(c, 'stdout'), wantErr = qBool(c, 'stderr');
   const { out, stdin } = openStream(c, rec.config.tty, { stdin: wantStdin && !!c.hijack });
-  const filtered: StreamOut = { ...out, stdout: wantOut ? out.stdout : () => {}, stderr: wantErr ? out.stderr : () => {}, end: out.end, drain: out.drain };
+  const filtered: StreamOut = {
+    stdout: wantOut ? out.stdout : () => {}, stderr: wantErr ? out.stderr : () => {},
+    drain: out.drain, end: out.end, done: out.done, get closed() { return out.closed; },
+  };
   if (qBool(c, 'logs')) await replayLogs(c, rec, filtered);
   if (!qBool(c, 'stream')) return out.end();
   let detach = () => out.end();
