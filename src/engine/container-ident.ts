@@ -1,6 +1,5 @@
 // A container's identity and processes: rename, top, port.
 import type { EngineContext } from './context.js';
-import type { ContainerConfig } from './container-types.js';
 import { BerthError, conflict, invalidArgument, notFound } from './errors.js';
 import { withContainerLock } from './intents.js';
 import { isActive, observe } from './lifecycle.js';

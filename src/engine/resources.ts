@@ -21,7 +21,6 @@ export interface ResourceArgs {
 }
 
 const MIN_MEMORY = 6 * 1024 * 1024;   // Docker's minimum: the runtime itself needs a few MB
-const CPU_PERIOD = 100_000;
 
 /** Parses each value on its own; `checkResources` then checks them together and against the host. */
 export function parseResources(a: ResourceArgs): Resources {
