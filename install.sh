@@ -7,8 +7,9 @@ cd "$(dirname "$0")"
 # Runtime: runc (OCI runtime), conmon (monitor), catatonit (--init), busybox-static
 # (offline base image), zstd (zstd layers), iproute2 and nftables (networking),
 # util-linux (mount). Tests also use skopeo (archive compatibility), script (ptys) and
-# docker-compose (the Docker API tests).
-PACKAGES=(runc conmon catatonit busybox-static zstd iproute2 nftables util-linux tar skopeo python3 make g++ docker-compose)
+# docker-compose (the Docker API tests); docker-registry, apache2-utils (htpasswd) and openssl
+# (a test CA) give the registry tests a real registry on loopback.
+PACKAGES=(runc conmon catatonit busybox-static zstd iproute2 nftables util-linux tar skopeo python3 make g++ docker-compose docker-registry apache2-utils openssl)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

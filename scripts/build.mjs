@@ -58,13 +58,17 @@ if (snap.status !== 0) {
   rmSync(`${out}/berth.blob`, { force: true });
 }
 
+// The installed location is baked in, so starting needs no readlink; a moved tree falls back to finding itself.
+const home = path.resolve('dist');
 writeFileSync(`${out}/berth`, `#!/bin/sh
 # Berth launcher: runs the CLI from its V8 startup snapshot when there is one.
 # The snapshot is tied to the node binary that built it: after upgrading node, run "npm run build".
-case "$0" in /*) self="$0" ;; *) self="$PWD/$0" ;; esac
-[ -L "$self" ] && self=$(readlink -f "$self")
-dir=\${self%/*}
-[ -r "$dir/berth.blob" ] && exec node --snapshot-blob "$dir/berth.blob" "$self" "$@"
+dir=${home}
+if [ ! -r "$dir/berth-cli.cjs" ]; then
+  case "$0" in /*) self="$0" ;; *) self="$PWD/$0" ;; esac
+  dir=$(dirname "$(readlink -f "$self")")
+fi
+[ -r "$dir/berth.blob" ] && exec node --snapshot-blob "$dir/berth.blob" "$dir/berth" "$@"
 exec node "$dir/berth-cli.cjs" "$@"
 `);
 chmodSync(`${out}/berth`, 0o755);

@@ -104,13 +104,29 @@ export class RegistryClient {
     throw runtimeError(`registry ${this.host} keeps failing ${method} ${target}`);
   }
 
+  /** Runs a request and the reading of its body again when the body arrives cut short. */
+  private async wholeBody<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!(e instanceof TransientError)) throw e;
+        if (attempt > RETRIES) throw new BerthError('runtime', `${e.message} (after ${attempt} attempts): try again later`);
+        await backoff(attempt);
+      }
+    }
+  }
+
   async getManifest(repo: string, ref: string): Promise<FetchedManifest> {
     const target = `/v2/${repo}/manifests/${ref}`;
-    const res = await this.send('GET', target, this.scopes(repo), { headers: { accept: MANIFEST_ACCEPT } });
-    if (res.status !== 200) throw await this.statusError(res, repo, ref, 'manifest');
-    const bytes = await readBody(res, MANIFEST_LIMIT, `the manifest of ${this.host}/${repo}:${ref}`);
-    const digestHeader = headerOf(res, 'docker-content-digest');
-    return { bytes, mediaType: (headerOf(res, 'content-type') ?? '').split(';')[0]!.trim(), ...(digestHeader ? { digestHeader } : {}) };
+    const name = `${this.host}/${repo}${ref.startsWith('sha256:') ? '@' : ':'}${ref}`;
+    return this.wholeBody(async () => {
+      const res = await this.send('GET', target, this.scopes(repo), { headers: { accept: MANIFEST_ACCEPT } });
+      if (res.status !== 200) throw await this.statusError(res, repo, ref, 'manifest');
+      const bytes = await readBody(res, MANIFEST_LIMIT, `the manifest of ${name}`);
+      const digestHeader = headerOf(res, 'docker-content-digest');
+      return { bytes, mediaType: (headerOf(res, 'content-type') ?? '').split(';')[0]!.trim(), ...(digestHeader ? { digestHeader } : {}) };
+    });
   }
 
   /** The digest a tag points to, without downloading the manifest (undefined when the registry does not say). */
@@ -130,7 +146,7 @@ export class RegistryClient {
   }
 
   async readBlob(repo: string, digest: string, limit: number, what: string): Promise<Buffer> {
-    return readBody(await this.getBlob(repo, digest), limit, what);
+    return this.wholeBody(async () => readBody(await this.getBlob(repo, digest), limit, what));
   }
 
   async hasBlob(repo: string, digest: string): Promise<boolean> {

@@ -25,7 +25,7 @@ export interface LayerJob {
 }
 
 const HWM = 1 << 20;
-const COALESCE = 512 * 1024;
+const COALESCE = 1 << 20;
 
 /**
  * Joins the socket's small chunks (16–64 KiB) into larger ones: every stream
