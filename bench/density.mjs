@@ -4,7 +4,7 @@
 // container's own (for both engines that is conmon), plus the engine's share.
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
-import { cleanupNetwork, tmpdir, berthEnv, podmanEnv, machine, record, cleanupCgroups } from './lib.mjs';
+import { benchPair, machine, record } from './lib.mjs';
 import path from 'node:path';
 
 const N = Number(process.env.CONTAINERS ?? 500);
@@ -47,13 +47,7 @@ function pss(match) {
   return { kB: total, processes: count };
 }
 
-const dir = tmpdir('density');
-const berth = berthEnv(dir);
-berth.sh('image', 'bootstrap', 'busybox');
-const archive = path.join(dir, 'busybox.tar');
-berth.sh('save', '-o', archive, 'busybox');
-const podman = podmanEnv();
-podman?.sh('load', '-q', '-i', archive);
+const { dir, berth, podman, done } = benchPair('density');
 
 const results = {};
 const b = await runAll((i) => berth.cmd('run', '-d', '--name', `d${i}`, 'busybox', 'sleep', '100000'), berth.env);
@@ -88,7 +82,4 @@ record('density', {
   notes,
 });
 
-podman?.cleanup();
-cleanupCgroups('berth-bench');
-cleanupNetwork(dir);
-fs.rmSync(dir, { recursive: true, force: true });
+done();

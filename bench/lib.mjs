@@ -99,6 +99,30 @@ export function record(name, result) {
   console.log(`  → ${path.relative(REPO, file)}`);
 }
 
+/**
+ * A Berth and (when installed) a Podman, each with private roots and the same
+ * busybox image (bootstrapped by Berth, loaded into Podman from a saved archive).
+ * `done()` removes both and everything they made.
+ */
+export function benchPair(name) {
+  const dir = tmpdir(name);
+  const berth = berthEnv(dir);
+  berth.sh('image', 'bootstrap', 'busybox');
+  const archive = path.join(dir, 'busybox.tar');
+  berth.sh('save', '-o', archive, 'busybox');
+  const podman = podmanEnv();
+  podman?.sh('load', '-q', '-i', archive);
+  const done = () => {
+    spawnSync(berth.cmd()[0], [...berth.cmd().slice(1), 'rm', '-af', '-t', '0'], { env: berth.env, stdio: 'ignore' });
+    spawnSync(berth.cmd()[0], [...berth.cmd().slice(1), 'network', 'prune', '-f'], { env: berth.env, stdio: 'ignore' });
+    podman?.cleanup();
+    cleanupCgroups('berth-bench');
+    cleanupNetwork(dir);
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { dir, berth, podman, done };
+}
+
 /** Removes a bench Berth's bridges and nftables table. */
 export function cleanupNetwork(dir) {
   const tag = path.basename(dir).slice(-4).replace(/[^a-zA-Z0-9]/g, 'x');

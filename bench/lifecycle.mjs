@@ -4,16 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync, execFileSync } from 'node:child_process';
-import { cleanupNetwork, tmpdir, berthEnv, podmanEnv, stats, machine, record, cleanupCgroups, timeOnce } from './lib.mjs';
+import { benchPair, stats, machine, record, timeOnce } from './lib.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 15);
-const dir = tmpdir('lifecycle');
-const berth = berthEnv(dir);
-berth.sh('image', 'bootstrap', 'busybox');
-const archive = path.join(dir, 'busybox.tar');
-berth.sh('save', '-o', archive, 'busybox');
-const podman = podmanEnv();
-podman?.sh('load', '-q', '-i', archive);
+const { berth, podman, done } = benchPair('lifecycle');
 
 const engines = [
   { name: 'berth', env: berth.env, cmd: berth.cmd, image: 'busybox' },
@@ -55,7 +49,4 @@ record('lifecycle', {
 });
 
 for (const e of engines) spawnSync(e.cmd()[0], [...e.cmd().slice(1), 'rm', '-af'], { env: e.env, stdio: 'ignore' });
-podman?.cleanup();
-cleanupCgroups('berth-bench');
-cleanupNetwork(dir);
-fs.rmSync(dir, { recursive: true, force: true });
+done();

@@ -7,17 +7,11 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { cleanupNetwork, tmpdir, berthEnv, podmanEnv, compare, stats, machine, record, cleanupCgroups } from './lib.mjs';
+import { benchPair, compare, stats, machine, record } from './lib.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 20);
 const N = Number(process.env.CONTAINERS ?? 100);
-const dir = tmpdir('network');
-const berth = berthEnv(dir);
-berth.sh('image', 'bootstrap', 'busybox');
-const archive = path.join(dir, 'busybox.tar');
-berth.sh('save', '-o', archive, 'busybox');
-const podman = podmanEnv();
-podman?.sh('load', '-q', '-i', archive);
+const { berth, podman, done } = benchPair('network');
 
 // 1. run --rm on the bridge, interleaved.
 const runRows = compare([
@@ -91,9 +85,4 @@ record('network', {
   },
 });
 
-spawnSync(berth.cmd('rm', '-af')[0], berth.cmd('rm', '-af').slice(1), { env: berth.env });
-spawnSync(berth.cmd('network', 'prune', '-f')[0], berth.cmd('network', 'prune', '-f').slice(1), { env: berth.env });
-podman?.cleanup();
-cleanupCgroups('berth-bench');
-cleanupNetwork(dir);
-fs.rmSync(dir, { recursive: true, force: true });
+done();

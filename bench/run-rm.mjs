@@ -3,18 +3,11 @@
 // Target (issue 2): Berth's median at most 0.7× Podman's.
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cleanupNetwork, tmpdir, berthEnv, podmanEnv, compare, machine, record, cleanupCgroups } from './lib.mjs';
+import { execFileSync } from 'node:child_process';
+import { benchPair, compare, machine, record } from './lib.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 20);
-const dir = tmpdir('runrm');
-const berth = berthEnv(dir);
-berth.sh('image', 'bootstrap', 'busybox');
-const archive = path.join(dir, 'busybox.tar');
-berth.sh('save', '-o', archive, 'busybox');
-
-const podman = podmanEnv();
-podman?.sh('load', '-q', '-i', archive);
+const { dir, berth, podman, done } = benchPair('runrm');
 
 // A raw runc bundle: the image's unpacked layer as a read-only root.
 const layer = JSON.parse(berth.sh('image', 'inspect', 'busybox'))[0].GraphDriver.Data.LowerDir;
@@ -42,8 +35,4 @@ record('run-rm', {
   verdict: p ? { 'berth/podman': (b / p).toFixed(2), target: '≤ 0.70', met: String(b / p <= 0.7) } : { podman: 'not installed' },
 });
 
-spawnSync(berth.cmd('rm', '-af')[0], berth.cmd('rm', '-af').slice(1), { env: berth.env });
-podman?.cleanup();
-cleanupCgroups('berth-bench');
-cleanupNetwork(dir);
-fs.rmSync(dir, { recursive: true, force: true });
+done();

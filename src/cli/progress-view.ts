@@ -25,18 +25,24 @@ function size(n: number): string {
 /** Bytes and speed of one layer's transfer. */
 class Meter {
   start = Date.now();
+  end = 0;
   current = 0;
   total = 0;
   update(m: ProgressMessage): void {
     this.current = m.progressDetail?.current ?? this.current;
     this.total = m.progressDetail?.total ?? this.total;
+    // The clock stops with the last byte (unpacking may go on).
+    this.end = this.total && this.current >= this.total ? Date.now() : 0;
+  }
+  private seconds(): number {
+    return ((this.end || Date.now()) - this.start) / 1000;
   }
   speed(): string {
-    const s = (Date.now() - this.start) / 1000;
+    const s = this.seconds();
     return s > 0.05 && this.current ? `${size(this.current / s)}/s` : '';
   }
   summary(): string {
-    const s = (Date.now() - this.start) / 1000;
+    const s = this.seconds();
     return this.current ? ` (${size(this.current)} in ${s.toFixed(1)}s, ${size(this.current / Math.max(s, 0.001))}/s)` : '';
   }
 }
@@ -83,7 +89,8 @@ function ttyView(fd: 1 | 2): ProgressView {
     drawn = ids.length;
     writeOut(fd, out);
   };
-  const schedule = () => { timer ??= setTimeout(draw, 100); };
+  // The first state shows at once; later changes are drawn at most every 100 ms.
+  const schedule = () => { if (!drawn) draw(); else timer ??= setTimeout(draw, 100); };
   /** Finishes the current block of layer lines; later lines start below it. */
   const freeze = () => {
     if (timer) { clearTimeout(timer); draw(); }

@@ -75,10 +75,10 @@ export class RegistryClient {
         const res = await this.t.request(method, target, { ...opts, headers });
         if (res.status !== 401 || renewed) return res;
         // A token may have expired or lack a scope: learn the challenge again and retry once.
-        drain(res);
         this.auth.learn(res);
-        this.auth.invalidate(scopes);
         if (!this.auth.scheme) return res;
+        drain(res);
+        this.auth.invalidate(scopes);
       }
     });
   }

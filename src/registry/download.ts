@@ -140,8 +140,12 @@ export async function fetchLayer(ctx: EngineContext, client: RegistryClient, rep
     progress.update(bytes, true);
     toStore.end();
     await stored;
+    progress.state('Download complete');
     toLayer?.end();
-    await unpacked;
+    if (unpacked) {
+      progress.state('Extracting');
+      await unpacked;
+    }
   } catch (e) {
     const cause = failed ?? e;
     toStore.destroy();

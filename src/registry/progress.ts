@@ -51,6 +51,11 @@ export class ByteProgress {
     this.last = now;
     this.emit({ status: this.status, id: this.id, progressDetail: { current, total: this.total }, progress: progressBar(current, this.total) });
   }
+
+  /** A status change of this layer ("Download complete", "Extracting"). */
+  state(status: string): void {
+    this.emit?.(statusMessage(status, this.id));
+  }
 }
 
 export function statusMessage(status: string, id?: string): ProgressMessage {

@@ -17,7 +17,7 @@ import type { ImageConfig, Manifest } from '../image/types.js';
 import { RegistryClient, parseJson } from './client.js';
 import { lookupCredentials } from './credentials.js';
 import { fetchLayer, type LayerJob } from './download.js';
-import { choosePlatform, hostPlatform, parseManifest, parsePlatform, type Platform } from './manifest.js';
+import { choosePlatform, hostPlatform, parseManifest, parsePlatform, platformString, type Platform } from './manifest.js';
 import { ByteProgress, shortId, statusMessage, type ProgressCallback } from './progress.js';
 import { hostSettings, mirrorsOf, parseCreds, searchRegistries, type RegistryOptions } from './settings.js';
 
@@ -132,6 +132,7 @@ async function pullOne(ctx: EngineContext, src: Source, want: Platform, progress
   let parsed = parseManifest(top.bytes, top.mediaType, expected, what);
   const repoDigests = [`${repository(ref)}@${ref.digest ?? sha256(top.bytes)}`];
   let manifestBytes = top.bytes;
+  const fromIndex = parsed.kind === 'index';
   if (parsed.kind === 'index') {
     const entry = choosePlatform(parsed.index, want, what);
     const m = await client.getManifest(repo, entry.digest);
@@ -146,6 +147,9 @@ async function pullOne(ctx: EngineContext, src: Source, want: Platform, progress
   pin(ctx, manifestDigest, manifest.config.digest);
   const configBytes = await fetchConfig(ctx, client, repo, manifest, what);
   const config = parseJson<ImageConfig>(configBytes, `the config of ${what}`);
+  if (!fromIndex && config?.architecture && (config.architecture !== want.architecture || (config.os ?? 'linux') !== want.os)) {
+    log.warn(`image platform (${config.os ?? 'linux'}/${config.architecture}) of ${what} does not match the expected platform (${platformString(want)})`);
+  }
   const diffIds = config?.rootfs?.diff_ids;
   if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length || !diffIds.every((d) => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d))) {
     throw corrupt(`the config of ${what} lists ${Array.isArray(diffIds) ? diffIds.length : 'no'} valid layer diff IDs but the manifest has ${manifest.layers.length} layers: the image is damaged`);
@@ -208,7 +212,6 @@ async function runJobs(ctx: EngineContext, client: RegistryClient, repo: string,
       const id = shortId(j.desc.digest);
       try {
         await fetchLayer(ctx, client, repo, j, what, new ByteProgress(progress, id, 'Downloading', j.desc.size));
-        if (j.needBlob) progress?.(statusMessage('Download complete', id));
         progress?.(statusMessage('Pull complete', id));
       } catch (e) {
         failure ??= e;

@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { TestEnv } from '../helpers/env.js';
 import { Registry, digestOf } from '../helpers/registry.js';
 
@@ -63,6 +64,17 @@ test('push and pull round trip a multi-layer image', async () => {
   assert.equal(again.stderr.match(/: Already exists/g)?.length, 3, again.stderr);
   assert.match(again.stderr, /Status: Image is up to date/);
   assert.equal((await u.ok(['pull', '-q', `${reg.host}/test/multi:1`])), multiId + '\n');
+});
+
+test('on a terminal, one line per layer is redrawn in place with bytes and speed', async () => {
+  await t.ok(['push', '-q', 'multi:1', `${reg.host}/test/tty:1`]);
+  const v = await TestEnv.create({ bootstrap: false });
+  const r = spawnSync('script', ['-qec', v.shellCommand(['pull', `${reg.host}/test/tty:1`]), '/dev/null'], { encoding: 'utf8', env: v.env, input: '' });
+  await v.cleanup();
+  assert.equal(r.status, 0, r.stdout);
+  assert.match(r.stdout, /\x1b\[\d+A/, 'cursor moves up to redraw the layer lines');
+  assert.match(r.stdout, /[0-9a-f]{12}: Pull complete \([\d.]+[kM]?B in [\d.]+s, [\d.]+[kMG]?B\/s\)/);
+  assert.match(r.stdout, new RegExp(multiId));
 });
 
 test('push skips blobs the registry has and mounts blobs from other repositories', async () => {
