@@ -9,7 +9,7 @@ import { observe } from './lifecycle.js';
 import { overlayDirs } from '../snapshot/overlay.js';
 import { layerFromDirectory } from '../image/build-layer.js';
 import { applyChanges } from '../image/changes.js';
-import { pin, unpinAll } from '../image/gc.js';
+import { pin, withPins } from '../image/gc.js';
 import { withImageLock } from '../image/lock.js';
 import { normalizeTagName } from '../image/store.js';
 import { storeImage } from '../image/writer.js';
@@ -44,7 +44,7 @@ export async function commitContainer(ctx: EngineContext, ref: string, o: Commit
   if (format === 'docker' && baseLayers.some((l) => l.mediaType === MEDIA.ociLayerZstd)) {
     throw invalidArgument(`image ${c.imageName} has zstd layers, which the docker format cannot describe: use --format oci`);
   }
-  try {
+  return withPins(ctx, async () => {
     // The base image could be removed (rmi -f) while we work: keep its blobs and layers.
     pin(ctx, image.record.configDigest, ...image.record.layers.flatMap((l) => [l.digest, l.chainId]));
     const layer = await withContainerLock(ctx, c.id, 'commit', async () => {
@@ -83,9 +83,7 @@ export async function commitContainer(ctx: EngineContext, ref: string, o: Commit
     }));
     ctx.events.record('container', 'commit', c.id, c.name, { image: name ?? record.id });
     return { id: record.id, name };
-  } finally {
-    unpinAll(ctx);
-  }
+  });
 }
 
 /** The image config with the container's own settings (what `run` was given) applied. */

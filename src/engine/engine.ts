@@ -31,7 +31,7 @@ import { streamStats, type ContainerStats } from './stats.js';
 import type { Resources } from './container-types.js';
 import { BerthError } from './errors.js';
 import { readLogs, type LogOptions, type LogSink } from './logs.js';
-import { unpinAll } from '../image/gc.js';
+import { withPins } from '../image/gc.js';
 import type { PullOptions, PulledImage } from '../registry/pull.js';
 import type { PushOptions, PushResult } from '../registry/push.js';
 import type { LoginOptions, LoginResult } from '../registry/login.js';
@@ -308,22 +308,14 @@ export class Engine {
   async pullImage(ref: string, opts: PullOptions = {}, onProgress?: ProgressCallback): Promise<PulledImage[]> {
     await this.recover();
     const { pullImage } = await import('../registry/pull.js');
-    try {
-      return await pullImage(this.ctx, ref, opts, onProgress);
-    } finally {
-      unpinAll(this.ctx);
-    }
+    return withPins(this.ctx, () => pullImage(this.ctx, ref, opts, onProgress));
   }
 
   /** Pushes a local image to `dest` (default: its own name). */
   async pushImage(ref: string, dest: string | undefined, opts: PushOptions = {}, onProgress?: ProgressCallback): Promise<PushResult> {
     await this.recover();
     const { pushImage } = await import('../registry/push.js');
-    try {
-      return await pushImage(this.ctx, ref, dest, opts, onProgress);
-    } finally {
-      unpinAll(this.ctx);
-    }
+    return withPins(this.ctx, () => pushImage(this.ctx, ref, dest, opts, onProgress));
   }
 
   /** Checks credentials against the registry, then stores them (without credentials: checks the stored ones). */
@@ -356,18 +348,18 @@ export class Engine {
     if (local && policy === 'missing') return;
     if (!local && /^(sha256:)?[a-f0-9]{64}$/.test(o.image)) return; // an image ID cannot be pulled
     const reg = await import('../registry/pull.js');
-    try {
-      if (local && policy === 'newer') {
-        const remote = await reg.remoteDigest(this.ctx, o.image, {});
-        if (!remote || local.record.manifestDigest === remote || local.record.repoDigests?.some((d) => d.endsWith('@' + remote))) return;
+    await withPins(this.ctx, async () => {
+      try {
+        if (local && policy === 'newer') {
+          const remote = await reg.remoteDigest(this.ctx, o.image, {});
+          if (!remote || local.record.manifestDigest === remote || local.record.repoDigests?.some((d) => d.endsWith('@' + remote))) return;
+        }
+        await reg.pullImage(this.ctx, o.image, o.platform ? { platform: o.platform } : {}, onProgress);
+      } catch (e) {
+        if (local || !(e instanceof BerthError)) throw e;
+        throw new BerthError('not-found', `${o.image}: image not known, and pulling it failed: ${e.message}`);
       }
-      await reg.pullImage(this.ctx, o.image, o.platform ? { platform: o.platform } : {}, onProgress);
-    } catch (e) {
-      if (local || !(e instanceof BerthError)) throw e;
-      throw new BerthError('not-found', `${o.image}: image not known, and pulling it failed: ${e.message}`);
-    } finally {
-      unpinAll(this.ctx);
-    }
+    });
   }
 
   // ----- container filesystem and identity (feature: cp, diff, export, commit, rename, top, port) -----

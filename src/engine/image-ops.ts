@@ -2,11 +2,12 @@
 // import, load and save.
 import fs from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { EngineContext } from './context.js';
 import { conflict, invalidArgument, notFound } from './errors.js';
 import { normalizeTagName } from '../image/store.js';
-import { collectGarbage, pin, unpinAll } from '../image/gc.js';
+import { collectGarbage, pin, withPins } from '../image/gc.js';
 import { withImageLock } from '../image/lock.js';
 import { bootstrapImage } from '../image/bootstrap.js';
 import { storeImage } from '../image/writer.js';
@@ -127,12 +128,8 @@ export function history(ctx: EngineContext, ref: string): HistoryRow[] {
   return rows;
 }
 
-export async function bootstrap(ctx: EngineContext, what: string) {
-  try {
-    return await bootstrapImage(ctx, what);
-  } finally {
-    unpinAll(ctx);
-  }
+export function bootstrap(ctx: EngineContext, what: string) {
+  return withPins(ctx, () => bootstrapImage(ctx, what));
 }
 
 export interface ImportOptions { reference?: string; changes?: string[]; message?: string }
@@ -141,7 +138,9 @@ export interface ImportOptions { reference?: string; changes?: string[]; message
 export async function importTarball(ctx: EngineContext, source: NodeJS.ReadableStream, o: ImportOptions): Promise<{ id: string; name?: string }> {
   const name = o.reference ? normalizeTagName(o.reference) : undefined;
   const runConfig = applyChanges({ Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] }, o.changes ?? []);
-  try {
+  // A scratch directory of this import's own (several may run at once in `berth serve`).
+  const scratch = path.join(ctx.paths.layers, `.import-${process.pid}-${randomBytes(4).toString('hex')}`);
+  return withPins(ctx, async () => { try {
     const blob = await ctx.content.ingest(Readable.from(source as AsyncIterable<Buffer>), undefined, { beforeCommit: (d) => pin(ctx, d) });
     const head = Buffer.alloc(6);
     const fd = fs.openSync(blob.path, 'r');
@@ -151,7 +150,6 @@ export async function importTarball(ctx: EngineContext, source: NodeJS.ReadableS
     const mediaType = kind === 'gzip' ? MEDIA.ociLayerGzip : kind === 'zstd' ? MEDIA.ociLayerZstd : MEDIA.ociLayer;
     const { unpackLayer } = await import('../snapshot/unpack.js');
     // The diff ID is only known after decompressing; unpack once to a scratch dir to learn it.
-    const scratch = path.join(ctx.paths.layers, `.import-${process.pid}`);
     fs.mkdirSync(ctx.paths.layers, { recursive: true });
     const { diffId } = await unpackLayer(ctx.content.open(blob.digest), scratch);
     const created = new Date().toISOString();
@@ -173,19 +171,16 @@ export async function importTarball(ctx: EngineContext, source: NodeJS.ReadableS
     ctx.events.record('image', 'import', record.id, name);
     return { id: record.id, name };
   } finally {
-    fs.rmSync(path.join(ctx.paths.layers, `.import-${process.pid}`), { recursive: true, force: true });
-    unpinAll(ctx);
-  }
+    fs.rmSync(scratch, { recursive: true, force: true });
+  } });
 }
 
-export async function load(ctx: EngineContext, source: NodeJS.ReadableStream): Promise<{ names: string[]; ids: string[] }> {
-  try {
+export function load(ctx: EngineContext, source: NodeJS.ReadableStream): Promise<{ names: string[]; ids: string[] }> {
+  return withPins(ctx, async () => {
     const res = await loadArchive(ctx, Readable.from(source as AsyncIterable<Buffer>));
     for (const id of res.ids) ctx.events.record('image', 'load', id);
     return res;
-  } finally {
-    unpinAll(ctx);
-  }
+  });
 }
 
 export async function save(ctx: EngineContext, refs: string[], format: ArchiveFormat, out: NodeJS.WritableStream): Promise<void> {

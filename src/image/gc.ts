@@ -1,16 +1,35 @@
 // Garbage collection of blobs and unpacked layers no image refers to.
-// Writers in flight pin what they ingest (runroot/pins/<pid>), so a concurrent
-// load or pull never loses a blob it has written but not yet recorded.
+// Writers in flight pin what they ingest (runroot/pins/<pid>.<operation>), so a
+// concurrent load or pull never loses a blob it has written but not yet recorded.
+// Pins belong to one operation (withPins), not the process: in `berth serve` one
+// pull finishing must not unpin another that still runs.
 import fs from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EngineContext } from '../engine/context.js';
 import { pidAlive } from '../sys/fsutil.js';
 
 const pinDir = (ctx: EngineContext) => path.join(ctx.cfg.runroot, 'pins');
+const operation = new AsyncLocalStorage<{ file: string }>();
 
-/** Protects digests (sha256:…) and chain IDs from GC while this process lives. */
+function pinFile(ctx: EngineContext): string {
+  return operation.getStore()?.file ?? path.join(pinDir(ctx), String(process.pid));
+}
+
+/** Runs an image-writing operation with pins of its own, released when it ends. */
+export async function withPins<T>(ctx: EngineContext, fn: () => Promise<T>): Promise<T> {
+  const file = path.join(pinDir(ctx), `${process.pid}.${randomBytes(6).toString('hex')}`);
+  try {
+    return await operation.run({ file }, fn);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
+
+/** Protects digests (sha256:…) and chain IDs from GC until the operation ends (or this process dies). */
 export function pin(ctx: EngineContext, ...keys: string[]): void {
-  const file = path.join(pinDir(ctx), String(process.pid));
+  const file = pinFile(ctx);
   try {
     fs.appendFileSync(file, keys.join('\n') + '\n');
   } catch {
@@ -19,9 +38,6 @@ export function pin(ctx: EngineContext, ...keys: string[]): void {
   }
 }
 
-export function unpinAll(ctx: EngineContext): void {
-  fs.rmSync(path.join(pinDir(ctx), String(process.pid)), { force: true });
-}
 
 function livePins(ctx: EngineContext): Set<string> {
   const set = new Set<string>();
@@ -29,7 +45,8 @@ function livePins(ctx: EngineContext): Set<string> {
   try { names = fs.readdirSync(pinDir(ctx)); } catch { return set; }
   for (const n of names) {
     const file = path.join(pinDir(ctx), n);
-    if (Number(n) !== process.pid && !pidAlive(Number(n))) { fs.rmSync(file, { force: true }); continue; }
+    const pid = Number(n.split('.')[0]);
+    if (pid !== process.pid && !pidAlive(pid)) { fs.rmSync(file, { force: true }); continue; }
     for (const k of fs.readFileSync(file, 'utf8').split('\n')) if (k) set.add(k);
   }
   return set;

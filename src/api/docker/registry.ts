@@ -70,8 +70,8 @@ export async function pullImage(c: Call, ref: string): Promise<void> {
 
 export async function pushImage(c: Call, ref: string): Promise<void> {
   const auth = registryAuth(c);
+  // The engine's progress starts with "The push refers to repository [...]" itself.
   await streamProgress(c, async (emit) => {
-    emit({ status: `The push refers to repository [${ref.replace(/:[^:/]+$/, '')}]` });
     await c.engine.pushImage(ref, undefined, auth, emit);
   });
 }
