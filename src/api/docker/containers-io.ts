@@ -49,6 +49,7 @@ async function attach(c: Call): Promise<void> {
     // Docker attaches before it starts: this client waits for POST /start.
     const pending: PendingAttach = { out: filtered, stdin: input, close: () => out.end() };
     c.state.attaches.add(id, pending);
+    probeWhileWaiting(c, rec.config.tty, out);
     return;
   }
   let session: AttachSession;
@@ -63,6 +64,28 @@ async function attach(c: Call): Promise<void> {
   await session.done;
   out.end();
 }
+
+/**
+ * A client waiting for a start may have half-closed (the docker CLI does when it
+ * sends no stdin) or gone away: the two look the same until something is written.
+ * Without a tty an empty frame is harmless to every client, so probe with one
+ * every few seconds; a gone client then fails the write and is dropped.
+ */
+function probeWhileWaiting(c: Call, tty: boolean, out: StreamOut): void {
+  const socket = c.hijack?.socket;
+  if (!socket || tty) return;
+  socket.once('end', () => {
+    const timer = setInterval(() => {
+      if (out.closed || socket.destroyed) return clearInterval(timer);
+      socket.write(EMPTY_FRAME);
+    }, PROBE_MS);
+    timer.unref();
+    void out.done.then(() => clearInterval(timer));
+  });
+}
+
+const PROBE_MS = 2000;
+const EMPTY_FRAME = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
 
 /**
  * Starts a container that clients attached to beforehand: their streams go into
