@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
-const ALL = ['run-rm', 'ps', 'lifecycle', 'density', 'api', 'pull'];
+const ALL = ['run-rm', 'ps', 'lifecycle', 'network', 'density', 'api', 'pull'];
 const which = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
 let failed = 0;
 for (const name of which) {
