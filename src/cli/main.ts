@@ -7,7 +7,7 @@ import { COMMANDS } from './registry.js';
 import { BerthError, messageOf } from '../engine/errors.js';
 import { loadConfig } from '../engine/config.js';
 import { Engine } from '../engine/engine.js';
-import { log, trace } from '../sys/log.js';
+import { isLevel, log, trace } from '../sys/log.js';
 import { helpText } from './help.js';
 import { VERSION } from './version.js';
 import { writeOut, useStreams, streamsInUse } from './output-fd.js';
@@ -58,13 +58,15 @@ async function main(argv: string[]): Promise<number> {
           root: str(global.flags.root), runroot: str(global.flags.runroot),
           logLevel: str(global.flags['log-level']), config: str(global.flags.config),
         }));
+        // Now the level from a flag after the command word or from the config file counts too.
+        log.setLevel(engine.config.logLevel);
       }
       return engine;
     },
   };
   const level = str(global.flags['log-level']) ?? process.env.BERTH_LOG_LEVEL;
   if (level) {
-    if (!['debug', 'info', 'warn', 'warning', 'error'].includes(level)) throw new BerthError('invalid-argument', `invalid log level "${level}": use debug, info, warn or error`);
+    if (!isLevel(level)) throw new BerthError('invalid-argument', `invalid log level "${level}": use debug, info, warn or error`);
     log.setLevel(level);
   }
   if (global.flags.version) { ctx.out(`berth version ${VERSION}\n`); return 0; }

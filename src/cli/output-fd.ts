@@ -17,8 +17,8 @@ export function streamsInUse(): boolean {
 export function writeOut(fd: 1 | 2, text: string): void {
   if (!streamsUsed) {
     const buf = Buffer.from(text);
+    let off = 0;
     try {
-      let off = 0;
       while (off < buf.length) off += fs.writeSync(fd, buf, off);
       return;
     } catch (e) {
@@ -27,7 +27,7 @@ export function writeOut(fd: 1 | 2, text: string): void {
       if (code !== 'EAGAIN') throw e;
       // A non-blocking descriptor: let the stream handle it (and everything after it).
       streamsUsed = true;
-      (fd === 1 ? process.stdout : process.stderr).write(buf.subarray(0));
+      (fd === 1 ? process.stdout : process.stderr).write(buf.subarray(off));
       return;
     }
   }

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
 import { BerthError, corrupt } from '../engine/errors.js';
-import { mkdirp, fsyncDir } from '../sys/fsutil.js';
+import { mkdirp } from '../sys/fsutil.js';
 
 export const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 
@@ -84,7 +84,7 @@ export class ContentStore {
    * Streams `source` into the store, hashing on the way. With `expected`, a mismatch
    * discards the bytes and throws; without it the blob is stored under its computed digest.
    */
-  async ingest(source: Readable, expected?: string, opts: { maxBytes?: number; fsync?: boolean; beforeCommit?: (digest: string) => void } = {}): Promise<IngestResult> {
+  async ingest(source: Readable, expected?: string, opts: { maxBytes?: number; beforeCommit?: (digest: string) => void } = {}): Promise<IngestResult> {
     this.prepare();
     const tmp = path.join(this.ingestDir, `${process.pid}-${randomBytes(6).toString('hex')}`);
     const hash = createHash('sha256');
@@ -102,11 +102,9 @@ export class ContentStore {
       await pipeline(source, meter, fs.createWriteStream(tmp, { mode: 0o644 }));
       const digest = 'sha256:' + hash.digest('hex');
       if (expected && expected !== digest) throw corrupt(`blob digest mismatch: expected ${expected}, got ${digest}`);
-      if (opts.fsync) { const fd = fs.openSync(tmp, 'r'); fs.fsyncSync(fd); fs.closeSync(fd); }
       const target = this.blobPath(digest);
       opts.beforeCommit?.(digest);
       fs.renameSync(tmp, target);
-      if (opts.fsync) fsyncDir(this.blobDir);
       return { digest, size, path: target };
     } catch (e) {
       fs.rmSync(tmp, { force: true });

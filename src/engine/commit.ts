@@ -97,9 +97,8 @@ function containerRunConfig(img: ImageRunConfig, c: ContainerConfig): ImageRunCo
   if (c.user) out.User = c.user;
   if (Object.keys(c.labels).length) out.Labels = c.labels;
   if (c.stopSignal && (img.StopSignal || c.stopSignal !== 'SIGTERM')) out.StopSignal = c.stopSignal;
-  // No networking yet: a container's exposed ports can only come from its image.
-  const exposed = (c as ContainerConfig & { exposedPorts?: Record<string, object> }).exposedPorts;
-  if (exposed && Object.keys(exposed).length) out.ExposedPorts = { ...(img.ExposedPorts ?? {}), ...exposed };
+  // Like Docker: --expose and -p ports become the new image's exposed ports.
+  if (c.exposed?.length) out.ExposedPorts = { ...(img.ExposedPorts ?? {}), ...Object.fromEntries(c.exposed.map((k) => [k, {}])) };
   return out;
 }
 

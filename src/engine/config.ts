@@ -3,6 +3,7 @@ import { requireNative } from '../sys/native.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BerthError } from './errors.js';
+import { isLevel } from '../sys/log.js';
 
 export interface EngineConfig {
   root: string;              // persistent state: database, blobs, layers, containers
@@ -35,10 +36,23 @@ export interface ConfigOverrides {
 
 export const DEFAULT_CONFIG_FILE = '/etc/berth/berth.toml';
 
+/**
+ * A per-user directory in /tmp (rootless without XDG_RUNTIME_DIR): created 0700,
+ * or refused when someone else made it first (it would hold our locks and bundles).
+ */
+function privateTmpDir(dir: string): string {
+  try { fs.mkdirSync(dir, { mode: 0o700 }); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; }
+  const st = fs.lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 0o077) !== 0) {
+    throw new BerthError('invalid-argument', `${dir} is not a private directory of this user: set XDG_RUNTIME_DIR, or remove ${dir}`);
+  }
+  return dir;
+}
+
 function defaults(): EngineConfig {
   const rootless = process.getuid?.() !== 0;
   const dataHome = process.env.XDG_DATA_HOME || path.join(process.env.HOME ?? '/tmp', '.local/share');
-  const runtimeDir = process.env.XDG_RUNTIME_DIR || `/tmp/berth-run-${process.getuid?.()}`;
+  const runtimeDir = process.env.XDG_RUNTIME_DIR || (rootless ? privateTmpDir(`/tmp/berth-run-${process.getuid?.()}`) : '/run');
   return {
     root: rootless ? path.join(dataHome, 'berth') : '/var/lib/berth',
     runroot: rootless ? path.join(runtimeDir, 'berth') : '/run/berth',
@@ -111,7 +125,26 @@ export function loadConfig(over: ConfigOverrides = {}, env: NodeJS.ProcessEnv = 
   if (!/^[a-zA-Z][a-zA-Z0-9]{0,9}$/.test(cfg.bridgePrefix)) throw new BerthError('invalid-argument', `network.bridge_prefix "${cfg.bridgePrefix}" must be 1-10 letters or digits`);
   if (!/^[a-zA-Z_][a-zA-Z0-9_]{0,31}$/.test(cfg.nftTable)) throw new BerthError('invalid-argument', `network.nft_table "${cfg.nftTable}" must be a simple identifier`);
   if (!cfg.cgroupParent.startsWith('/')) throw new BerthError('invalid-argument', `cgroup parent "${cfg.cgroupParent}" must be an absolute path such as /berth`);
+  checkCgroupParent(cfg.cgroupParent);
+  if (!isLevel(cfg.logLevel)) throw new BerthError('invalid-argument', `invalid log level "${cfg.logLevel}": use debug, info, warn or error`);
   return cfg;
+}
+
+/**
+ * A container's own `--cgroup-parent`: an absolute path as given, a relative one
+ * under Berth's parent (so containers stay below it); never with `..`.
+ */
+export function containerCgroupParent(given: string | undefined, berthParent: string): string {
+  if (!given) return berthParent;
+  const abs = given.startsWith('/') ? given : `${berthParent.replace(/\/$/, '')}/${given}`;
+  checkCgroupParent(abs);
+  return abs;
+}
+
+function checkCgroupParent(p: string): void {
+  if (p.split('/').some((seg) => seg === '..' || seg === '.') || /[\0\n]/.test(p)) {
+    throw new BerthError('invalid-argument', `cgroup parent "${p}" must not contain "." or ".." components: give a path such as /berth/team`);
+  }
 }
 
 function applyToml(cfg: EngineConfig, text: string, file: string): void {

@@ -13,7 +13,7 @@ import type { Readable } from 'node:stream';
 import { BerthError, conflict, messageOf } from './errors.js';
 import { packDirectory } from '../snapshot/pack.js';
 import { ByteSource, readTar } from '../snapshot/tar-reader.js';
-import { encodeHeader, END_OF_ARCHIVE, padding, type OutHeader } from '../snapshot/tar-format.js';
+import { encodeHeader, END_OF_ARCHIVE, padding, tarDevNumbers, type OutHeader } from '../snapshot/tar-format.js';
 import { getXattr, listXattrs, mknod, setXattr, S_IFBLK, S_IFCHR, S_IFIFO } from '../sys/libc.js';
 
 /** One end of a copy: a host path, and its container path when it is inside a container. */
@@ -48,13 +48,6 @@ async function lstatOr(p: string): Promise<fs.Stats | undefined> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
-}
-
-function devNumbers(rdev: number): { devmajor: number; devminor: number } {
-  const r = BigInt(rdev);
-  const major = ((r >> 8n) & 0xfffn) | ((r >> 32n) & 0xfffff000n);
-  const minor = (r & 0xffn) | ((r >> 12n) & 0xffffff00n);
-  return { devmajor: Number(major), devminor: Number(minor) };
 }
 
 /**
@@ -110,7 +103,7 @@ export async function copyNode(src: Place, st: fs.Stats, dst: Place, c: CopyCtx,
     await fsp.lchown(dst.host, uid, gid);
   } else {
     const type = st.isCharacterDevice() ? S_IFCHR : st.isBlockDevice() ? S_IFBLK : S_IFIFO;
-    const { devmajor, devminor } = devNumbers(st.rdev);
+    const { devmajor, devminor } = tarDevNumbers(st.rdev);
     mknod(dst.host, type | (st.mode & 0o777), devmajor, devminor);
     await fsp.lchown(dst.host, uid, gid);
     await fsp.chmod(dst.host, st.mode & 0o7777);
@@ -193,8 +186,8 @@ async function* entry(host: string, st: fs.Stats, name: string): AsyncGenerator<
   let h: OutHeader;
   if (st.isDirectory()) h = { ...base, type: 'dir' };
   else if (st.isSymbolicLink()) h = { ...base, type: 'symlink', linkname: await fsp.readlink(host) };
-  else if (st.isCharacterDevice()) h = { ...base, type: 'char', ...devNumbers(st.rdev) };
-  else if (st.isBlockDevice()) h = { ...base, type: 'block', ...devNumbers(st.rdev) };
+  else if (st.isCharacterDevice()) h = { ...base, type: 'char', ...tarDevNumbers(st.rdev) };
+  else if (st.isBlockDevice()) h = { ...base, type: 'block', ...tarDevNumbers(st.rdev) };
   else if (st.isFIFO()) h = { ...base, type: 'fifo' };
   else if (st.isFile()) {
     yield* fileEntry(host, { ...base, type: 'file', size: st.size });

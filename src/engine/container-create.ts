@@ -18,6 +18,7 @@ import { writeIntent, clearIntent } from './intents.js';
 import { healthConfig, type HealthFlags } from './health.js';
 import { resolveNetworking, type NetworkOptions } from './network-config.js';
 import { checkResources, checkDevices } from './resources.js';
+import { containerCgroupParent } from './config.js';
 
 export interface CreateOptions extends NetworkOptions {
   image: string;
@@ -136,7 +137,7 @@ export function buildContainerConfig(ctx: EngineContext, o: CreateOptions): Cont
     shmSize: o.shmSize ?? ctx.cfg.shmSize,
     logDriver: o.logDriver ?? 'k8s-file',
     logOpts: o.logOpts ?? {},
-    cgroupParent: o.cgroupParent || ctx.cfg.cgroupParent,
+    cgroupParent: containerCgroupParent(o.cgroupParent, ctx.cfg.cgroupParent),
     healthcheck: healthConfig(o.health ?? {}, imgConfig.Healthcheck),
     rootfsUpper: true,
   };

@@ -21,7 +21,7 @@ import { packDirectory } from '../snapshot/pack.js';
 import { unpackLayer } from '../snapshot/unpack.js';
 import { secureJoin } from '../sys/securejoin.js';
 import { volumeSource } from './volume-mounts.js';
-import { pidAlive } from '../sys/fsutil.js';
+import { egid, euid, pidAlive } from '../sys/fsutil.js';
 import { getXattr } from '../sys/libc.js';
 import { log } from '../sys/log.js';
 import { copyNode, tarOf, type CopyCtx, type Place } from './container-copy.js';
@@ -197,8 +197,6 @@ const lstatOr = (p: string, follow = false): fs.Stats | undefined => {
 /** `dir/.` or `.`: the contents of a directory rather than the directory. */
 const meansContents = (p: string) => p === '.' || p.endsWith('/.');
 const absolute = (p: string) => (p.startsWith('/') ? p : '/' + p);
-const egid = () => process.getegid?.() ?? 0;
-const euid = () => process.geteuid?.() ?? 0;
 
 interface Source { place: Place; st: fs.Stats; name: string; contents: boolean; shown: string }
 interface Target { place: Place; st: fs.Stats | undefined; parentOk: boolean; trailingSlash: boolean; shown: string; child(name: string): Place }

@@ -4,7 +4,7 @@ import { BerthError, conflict, invalidArgument, notFound } from './errors.js';
 import { withContainerLock } from './intents.js';
 import { isActive, observe } from './lifecycle.js';
 import { NAME_RE } from './names.js';
-import { cgroupPids } from '../sys/cgroups.js';
+import { cgroupPath, cgroupPids } from '../sys/cgroups.js';
 import { run } from '../sys/exec.js';
 
 // ---------- rename ----------
@@ -57,7 +57,7 @@ export async function topContainer(ctx: EngineContext, ref: string, args: string
   const c = rec.config;
   const notRunning = () => new BerthError('not-running', `container ${c.name} is not running: top needs a running container; start it first`);
   if (!isActive(rec)) throw notRunning();
-  const pids = cgroupPids(`${c.cgroupParent.replace(/\/$/, '')}/${c.id}`).sort((a, b) => a - b);
+  const pids = cgroupPids(cgroupPath(c.cgroupParent, c.id)).sort((a, b) => a - b);
   if (!pids.length) throw notRunning();
   if (args[0]?.startsWith('-')) return psFiltered(args, pids);
   const words = (args.length ? args : DEFAULT_DESCRIPTORS).flatMap((a) => a.split(/[\s,]+/)).filter(Boolean);

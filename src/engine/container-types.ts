@@ -50,6 +50,7 @@ export interface ContainerConfig {
   dnsSearch: string[];
   dnsOptions: string[];
   addHosts: string[];
+  exposed?: string[];          // `80/tcp` keys (absent in records made before it was kept)
   privileged: boolean;
   capAdd: string[];
   capDrop: string[];

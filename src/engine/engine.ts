@@ -276,7 +276,7 @@ export class Engine {
     return runHealthcheck(this.ctx, rec.config.id);
   }
 
-  /** The per-host timer service loop (`berth system timers`, started on demand). */
+  /** The per-host service loop (`berth system service`, started on demand). */
   runHostService(): Promise<void> {
     return runHostService(this.ctx);
   }

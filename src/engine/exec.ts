@@ -33,10 +33,6 @@ export interface ExecResult {
   exitCode: Promise<number>;
 }
 
-/**
- * `attach` = 'inherit': the process uses this process's own stdio (the CLI): without
- * a tty that needs no monitor at all, so runc runs it directly (much faster).
- */
 /** Writes the OCI process for an exec into its own directory under the container's bundle. */
 export function prepareExec(ctx: EngineContext, rec: ContainerRecord, execId: string, o: ExecOptions): { execDir: string; specFile: string } {
   const c = rec.config;
@@ -66,6 +62,10 @@ export function prepareExec(ctx: EngineContext, rec: ContainerRecord, execId: st
   return { execDir, specFile };
 }
 
+/**
+ * `attach` = 'inherit': the process uses this process's own stdio (the CLI): without
+ * a tty that needs no monitor at all, so runc runs it directly (much faster).
+ */
 export async function execInContainer(ctx: EngineContext, containerId: string, o: ExecOptions, attach?: AttachStreams | 'inherit'): Promise<ExecResult> {
   if (!o.cmd.length) throw invalidArgument('exec needs a command: berth exec CONTAINER COMMAND [ARG...]');
   if (o.workingDir && !o.workingDir.startsWith('/')) throw invalidArgument(`the working directory "${o.workingDir}" must be an absolute path`);

@@ -1,6 +1,6 @@
 // Health checks (Docker's HEALTHCHECK semantics, Podman's --health-on-failure).
 // Podman schedules them with systemd timers and never runs them without systemd;
-// Berth runs them from its per-host timer service (timers.ts), or on demand with
+// Berth runs them from its per-host service (host-service.ts), or on demand with
 // `berth healthcheck run`.
 import fs from 'node:fs';
 import type { EngineContext } from './context.js';

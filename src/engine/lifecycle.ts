@@ -12,6 +12,7 @@ import { writeEtcFiles } from './etc-files.js';
 import { resolveUser } from '../runtime/user.js';
 import { buildSpec } from '../runtime/spec.js';
 import { pidAlive, pidStartTime } from '../sys/fsutil.js';
+import { cgroupPath } from '../sys/cgroups.js';
 import { parseSignal } from './parse.js';
 import { conmonLogSizeMax, rotateLogIfNeeded } from './logs.js';
 import type { AttachSocket } from '../runtime/attach.js';
@@ -72,7 +73,8 @@ export function isActive(rec: ContainerRecord): boolean {
 
 export async function startContainer(ctx: EngineContext, id: string, attach?: AttachStreams): Promise<AttachSession | undefined> {
   return withContainerLock(ctx, id, 'start', async () => {
-    let rec = current(ctx, id);
+    // Reconciled first: a record still saying running whose process died must start again.
+    let rec = observe(ctx, current(ctx, id));
     if (isActive(rec)) return undefined;
     if (rec.state === 'stopped' || rec.status.mounted) rec = await cleanupLocked(ctx, rec, { applyPolicy: false });
     return startLocked(ctx, rec, attach);
@@ -108,7 +110,7 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
     const user = resolveUser(dirs.merged, c.user, c.groupAdd);
     const spec = buildSpec({
       config: c, rootfs: dirs.merged, user, etcFiles: etc,
-      cgroupsPath: `${c.cgroupParent.replace(/\/$/, '')}/${c.id}`,
+      cgroupsPath: cgroupPath(c.cgroupParent, c.id),
       initPath: ctx.cfg.initPath, defaultUlimits: ctx.cfg.defaultUlimits, defaultPidsLimit: ctx.cfg.pidsLimit,
       volumeSource: (name) => volumeSource(ctx, name), netnsPath: net.netnsPath,
     });

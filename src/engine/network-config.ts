@@ -32,6 +32,8 @@ export interface ContainerNetworking {
   dnsSearch: string[];
   dnsOptions: string[];
   addHosts: string[];
+  /** Exposed ports as `80/tcp` (the image's, --expose and the published ones), as Docker's Config.ExposedPorts. */
+  exposed?: string[];
 }
 
 export function resolveNetworking(ctx: EngineContext, o: NetworkOptions, img: ImageRunConfig): ContainerNetworking {
@@ -96,8 +98,10 @@ export function resolveNetworking(ctx: EngineContext, o: NetworkOptions, img: Im
     throw invalidArgument('--dns and --add-host cannot be used with --network container: the other container\'s settings apply');
   }
   ports = ports.map((p) => ({ ...p }));
+  const key = (p: PortMapping): string => `${p.containerPort}/${p.proto}`;
+  const exposed = [...new Set([...exposedPorts(Object.keys(img.ExposedPorts ?? {})), ...exposedPorts(o.expose ?? []), ...ports].map(key))];
   return {
-    networkMode: mode, networks, ports,
+    networkMode: mode, networks, ports, exposed,
     dns: o.dns ?? [], dnsSearch: o.dnsSearch ?? [], dnsOptions: o.dnsOptions ?? [], addHosts: o.addHosts ?? [],
   };
 }

@@ -11,8 +11,8 @@ import { observe, isActive, cleanupLocked, removeLocked } from './lifecycle.js';
 import { unmountOverlay, overlayDirs } from '../snapshot/overlay.js';
 import { releaseVolumes } from './volume-mounts.js';
 import { teardownNetwork } from './container-network.js';
-import { cgroupPids, removeCgroup } from '../sys/cgroups.js';
-import { pidAlive, pidStartTime } from '../sys/fsutil.js';
+import { cgroupPath, cgroupPids, removeCgroup } from '../sys/cgroups.js';
+import { pidAlive, pidStartTime, readTextOr } from '../sys/fsutil.js';
 import { log } from '../sys/log.js';
 import { messageOf } from './errors.js';
 import type { ContainerRecord } from './container-types.js';
@@ -82,7 +82,7 @@ export async function repairContainer(ctx: EngineContext, id: string): Promise<s
 /** A start that was killed after conmon created the container but before the record said so. */
 async function adoptStarted(ctx: EngineContext, rec: ContainerRecord): Promise<string | undefined> {
   const bundle = ctx.paths.bundle(rec.config.id);
-  const conmonPid = Number(readOr(path.join(bundle, 'conmon.pid')));
+  const conmonPid = Number(readTextOr(path.join(bundle, 'conmon.pid')).trim());
   if (!conmonPid || !pidAlive(conmonPid)) return undefined;
   const state = await ctx.runtime.state(rec.config.id);
   if (state?.status === 'running') {
@@ -113,7 +113,7 @@ async function refreshAfterReboot(ctx: EngineContext): Promise<void> {
       for (const rec of ctx.containers.list()) {
         if (rec.state === 'exited' && !rec.status.mounted) continue;
         if (rec.state === 'created' && !rec.status.mounted) continue;
-        const cgroup = `${rec.config.cgroupParent.replace(/\/$/, '')}/${rec.config.id}`;
+        const cgroup = cgroupPath(rec.config.cgroupParent, rec.config.id);
         for (const pid of cgroupPids(cgroup)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
         if (rec.status.conmonPid && pidAlive(rec.status.conmonPid) && pidStartTime(rec.status.conmonPid) === rec.status.conmonStart) {
           try { process.kill(rec.status.conmonPid, 'SIGKILL'); } catch { /* gone */ }
@@ -141,6 +141,3 @@ async function waitEmpty(cgroup: string): Promise<void> {
   for (let i = 0; i < 100 && cgroupPids(cgroup).length; i++) await new Promise((r) => setTimeout(r, 20));
 }
 
-function readOr(file: string): string {
-  try { return fs.readFileSync(file, 'utf8').trim(); } catch { return ''; }
-}

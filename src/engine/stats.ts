@@ -6,6 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ContainerRecord } from './container-types.js';
+import { cgroupPath } from '../sys/cgroups.js';
+import { readTextOr } from '../sys/fsutil.js';
 
 const ROOT = '/sys/fs/cgroup';
 const NS_PER_TICK = 1e9 / 100;   // /proc/stat counts USER_HZ ticks (100 on Linux)
@@ -41,19 +43,15 @@ export interface ContainerStats {
 
 const isV2 = () => fs.existsSync(path.join(ROOT, 'cgroup.controllers'));
 
-function read(file: string): string | undefined {
-  try { return fs.readFileSync(file, 'utf8'); } catch { return undefined; }
-}
-
-function num(text: string | undefined): number {
-  const n = Number((text ?? '').trim());
+function num(text: string): number {
+  const n = Number(text.trim());
   return Number.isFinite(n) ? n : 0;
 }
 
 /** `key value` lines (memory.stat, cpu.stat) as a map. */
-function keyed(text: string | undefined): Map<string, number> {
+function keyed(text: string): Map<string, number> {
   const m = new Map<string, number>();
-  for (const line of (text ?? '').split('\n')) {
+  for (const line of text.split('\n')) {
     const [k, v] = line.split(' ');
     if (k && v !== undefined) m.set(k, Number(v));
   }
@@ -62,7 +60,7 @@ function keyed(text: string | undefined): Map<string, number> {
 
 /** Total CPU time of the host in ns, from the first line of /proc/stat (as Docker sums it). */
 function hostCpuNs(): number {
-  const line = (read('/proc/stat') ?? '').split('\n')[0] ?? '';
+  const line = readTextOr('/proc/stat').split('\n')[0] ?? '';
   const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
   return fields.reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0) * NS_PER_TICK;
 }
@@ -71,7 +69,7 @@ function hostCpuNs(): number {
 function netBytes(pid: number): { rx: number; tx: number } {
   let rx = 0, tx = 0;
   if (!pid) return { rx, tx };
-  for (const line of (read(`/proc/${pid}/net/dev`) ?? '').split('\n').slice(2)) {
+  for (const line of readTextOr(`/proc/${pid}/net/dev`).split('\n').slice(2)) {
     const i = line.indexOf(':');
     if (i < 0 || line.slice(0, i).trim() === 'lo') continue;
     const f = line.slice(i + 1).trim().split(/\s+/).map(Number);
@@ -88,27 +86,27 @@ export function sampleCgroup(rel: string, pid: number): StatsSample {
   const s: StatsSample = { cpuNs: 0, systemNs: hostCpuNs(), memUsage: 0, memLimit: hostMem, netRx: net.rx, netTx: net.tx, blockRead: 0, blockWrite: 0, pids: 0 };
   if (isV2()) {
     const d = path.join(ROOT, rel);
-    s.cpuNs = (keyed(read(path.join(d, 'cpu.stat'))).get('usage_usec') ?? 0) * 1000;
-    const inactive = keyed(read(path.join(d, 'memory.stat'))).get('inactive_file') ?? 0;
-    s.memUsage = Math.max(0, num(read(path.join(d, 'memory.current'))) - inactive);
-    const max = read(path.join(d, 'memory.max'))?.trim();
+    s.cpuNs = (keyed(readTextOr(path.join(d, 'cpu.stat'))).get('usage_usec') ?? 0) * 1000;
+    const inactive = keyed(readTextOr(path.join(d, 'memory.stat'))).get('inactive_file') ?? 0;
+    s.memUsage = Math.max(0, num(readTextOr(path.join(d, 'memory.current'))) - inactive);
+    const max = readTextOr(path.join(d, 'memory.max')).trim();
     if (max && max !== 'max') s.memLimit = Math.min(Number(max), hostMem);
-    s.pids = num(read(path.join(d, 'pids.current')));
-    for (const line of (read(path.join(d, 'io.stat')) ?? '').split('\n')) {
+    s.pids = num(readTextOr(path.join(d, 'pids.current')));
+    for (const line of readTextOr(path.join(d, 'io.stat')).split('\n')) {
       s.blockRead += Number(/\brbytes=(\d+)/.exec(line)?.[1] ?? 0);
       s.blockWrite += Number(/\bwbytes=(\d+)/.exec(line)?.[1] ?? 0);
     }
     return s;
   }
   const dir = (ctrl: string) => path.join(ROOT, ctrl, rel);
-  s.cpuNs = num(read(path.join(dir('cpuacct'), 'cpuacct.usage')));
+  s.cpuNs = num(readTextOr(path.join(dir('cpuacct'), 'cpuacct.usage')));
   // Like Docker: usage without the page cache that could be dropped at once.
-  const inactive = keyed(read(path.join(dir('memory'), 'memory.stat'))).get('total_inactive_file') ?? 0;
-  s.memUsage = Math.max(0, num(read(path.join(dir('memory'), 'memory.usage_in_bytes'))) - inactive);
-  const limit = num(read(path.join(dir('memory'), 'memory.limit_in_bytes')));
+  const inactive = keyed(readTextOr(path.join(dir('memory'), 'memory.stat'))).get('total_inactive_file') ?? 0;
+  s.memUsage = Math.max(0, num(readTextOr(path.join(dir('memory'), 'memory.usage_in_bytes'))) - inactive);
+  const limit = num(readTextOr(path.join(dir('memory'), 'memory.limit_in_bytes')));
   if (limit > 0) s.memLimit = Math.min(limit, hostMem);
-  s.pids = num(read(path.join(dir('pids'), 'pids.current')));
-  for (const line of (read(path.join(dir('blkio'), 'blkio.throttle.io_service_bytes_recursive')) ?? '').split('\n')) {
+  s.pids = num(readTextOr(path.join(dir('pids'), 'pids.current')));
+  for (const line of readTextOr(path.join(dir('blkio'), 'blkio.throttle.io_service_bytes_recursive')).split('\n')) {
     const [, op, v] = line.split(' ');
     if (op === 'Read') s.blockRead += Number(v);
     else if (op === 'Write') s.blockWrite += Number(v);
@@ -117,7 +115,7 @@ export function sampleCgroup(rel: string, pid: number): StatsSample {
 }
 
 export function cgroupOf(rec: ContainerRecord): string {
-  return `${rec.config.cgroupParent.replace(/\/$/, '')}/${rec.config.id}`;
+  return cgroupPath(rec.config.cgroupParent, rec.config.id);
 }
 
 export function sampleContainer(rec: ContainerRecord): StatsSample {

@@ -105,6 +105,7 @@ export function containerInspect(ctx: EngineContext, rec: ContainerRecord): Reco
       AttachStdin: c.openStdin,
       AttachStdout: false,
       AttachStderr: false,
+      ...(c.exposed?.length ? { ExposedPorts: Object.fromEntries(c.exposed.map((k) => [k, {}])) } : {}),
       Tty: c.tty,
       OpenStdin: c.openStdin,
       StdinOnce: false,

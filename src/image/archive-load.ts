@@ -20,6 +20,7 @@ import { decompressStream, detectCompression } from '../snapshot/compression.js'
 import { pin } from './gc.js';
 import { withImageLock } from './lock.js';
 import { chainIds } from './layers.js';
+import { MAX_LAYER_BYTES } from '../snapshot/unpack.js';
 import { fullName, parseReference } from './reference.js';
 import { storeImage } from './writer.js';
 import { MEDIA, goArch, type Descriptor } from './types.js';
@@ -138,7 +139,7 @@ async function readEntry(ctx: EngineContext, scan: Scan, entry: TarEntry): Promi
   const m = BLOB_PATH.exec(name);
   const expected = m ? `sha256:${m[1]}` : undefined;
   try {
-    const r = await ctx.content.ingest(Readable.from(entry), expected, { beforeCommit: (d) => pin(ctx, d) });
+    const r = await ctx.content.ingest(Readable.from(entry), expected, { maxBytes: MAX_LAYER_BYTES, beforeCommit: (d) => pin(ctx, d) });
     scan.files.set(name, { digest: r.digest, size: r.size });
     scan.links.delete(name);
   } catch (e) {

@@ -65,9 +65,12 @@ export async function saveArchive(ctx: EngineContext, refs: string[], format: Ar
     pack.finalize();
     await pumped;
   } catch (e) {
+    // An output failure destroys the pack first, and is then the cause; otherwise
+    // destroying the pack below makes the pump fail too, which is not the cause.
+    const cause = outError ?? e;
     pack.destroy();
     await pumped;
-    throw outError ?? e;
+    throw cause;
   }
   if (outError) throw outError;
 }
@@ -96,10 +99,29 @@ function namesFor(ref: string, row: ImageRow): string[] {
 
 async function pump(pack: tar.Pack, out: Writable): Promise<void> {
   for await (const chunk of pack) {
-    if (!out.write(chunk)) await once(out, 'drain');
+    if (!out.write(chunk)) await drained(out);
   }
   await new Promise<void>((resolve, reject) => {
     out.write(Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** Resolves on 'drain'; rejects when `out` closes or fails first (a client that went away emits only 'close'). */
+function drained(out: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const settle = (err?: Error): void => {
+      out.off('drain', onDrain);
+      out.off('close', onClose);
+      out.off('error', settle);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = (): void => settle();
+    const onClose = (): void => settle(new Error('the archive\'s reader went away before the end'));
+    if (out.destroyed) return onClose();
+    out.on('drain', onDrain);
+    out.on('close', onClose);
+    out.on('error', settle);
   });
 }
 

@@ -86,16 +86,28 @@ async function build(ctx: EngineContext, busybox: string): Promise<{ record: Ima
   }
 }
 
+/** An ELF executable without a program interpreter (PT_INTERP): it needs no libc in the image. */
 function isStaticBusybox(p: string): boolean {
+  let fd: number | undefined;
   try {
-    const head = Buffer.alloc(4);
-    const fd = fs.openSync(p, 'r');
-    fs.readSync(fd, head, 0, 4, 0);
-    fs.closeSync(fd);
-    // A static binary has no program interpreter; `busybox --list-full` also proves it runs.
-    return head.toString('latin1') === '\x7fELF' && !fs.readFileSync(p).includes('/lib64/ld-linux');
+    fd = fs.openSync(p, 'r');
+    const head = Buffer.alloc(64);
+    if (fs.readSync(fd, head, 0, 64, 0) < 52 || head.toString('latin1', 0, 4) !== '\x7fELF') return false;
+    const is64 = head[4] === 2, le = head[5] === 1;
+    const u16 = (b: Buffer, at: number) => (le ? b.readUInt16LE(at) : b.readUInt16BE(at));
+    const u32 = (b: Buffer, at: number) => (le ? b.readUInt32LE(at) : b.readUInt32BE(at));
+    const phoff = is64 ? Number(le ? head.readBigUInt64LE(0x20) : head.readBigUInt64BE(0x20)) : u32(head, 0x1c);
+    const phentsize = u16(head, is64 ? 0x36 : 0x2a), phnum = u16(head, is64 ? 0x38 : 0x2c);
+    if (!phnum || phentsize < 4 || phnum > 4096) return false;
+    const table = Buffer.alloc(phentsize * phnum);
+    if (fs.readSync(fd, table, 0, table.length, phoff) < table.length) return false;
+    const PT_INTERP = 3;
+    for (let i = 0; i < phnum; i++) if (u32(table, i * phentsize) === PT_INTERP) return false;
+    return true;
   } catch {
     return false;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 

@@ -55,6 +55,12 @@ function livePins(ctx: EngineContext): Set<string> {
 export interface GcResult { blobs: number; layers: number; bytes: number }
 
 export function collectGarbage(ctx: EngineContext): GcResult {
+  // What exists is listed before what is kept is read: a writer pins a blob just
+  // before it appears, so a blob seen here is either pinned or recorded below.
+  const blobs = ctx.content.list();
+  const recordedLayers = ctx.images.allLayers();
+  let dirs: string[] = [];
+  try { dirs = fs.readdirSync(ctx.paths.layers); } catch { /* no layers yet */ }
   const keep = livePins(ctx);
   const keepLayers = new Set<string>();
   for (const { record } of ctx.images.list()) {
@@ -63,21 +69,19 @@ export function collectGarbage(ctx: EngineContext): GcResult {
     for (const l of record.layers) { keep.add(l.digest); keepLayers.add(l.chainId); }
   }
   const res: GcResult = { blobs: 0, layers: 0, bytes: 0 };
-  for (const d of ctx.content.list()) {
+  for (const d of blobs) {
     if (keep.has(d)) continue;
     try { res.bytes += ctx.content.size(d); } catch { /* already gone */ }
     ctx.content.delete(d);
     res.blobs++;
   }
-  for (const chain of ctx.images.allLayers()) {
+  for (const chain of recordedLayers) {
     if (keepLayers.has(chain) || keep.has(chain)) continue;
     res.bytes += ctx.images.layerSize(chain);
     ctx.layers.remove(chain);
     res.layers++;
   }
   // Directories unpacked by a process that died before recording them.
-  let dirs: string[] = [];
-  try { dirs = fs.readdirSync(ctx.paths.layers); } catch { /* no layers yet */ }
   for (const n of dirs) {
     if (/^[a-f0-9]{64}$/.test(n) && !keepLayers.has(n) && !keep.has(n) && !ctx.images.hasLayer(n)) {
       ctx.layers.remove(n);

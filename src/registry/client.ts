@@ -164,16 +164,15 @@ export class RegistryClient {
   async mountBlob(repo: string, digest: string, from: string): Promise<true | string> {
     const target = `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
     const res = await this.send('POST', target, this.scopes(repo, [`repository:${from}:pull`]));
+    if (res.status !== 201 && res.status !== 202) throw await this.statusError(res, repo, digest, 'blob');
     drain(res);
-    if (res.status === 201) return true;
-    if (res.status === 202) return this.location(res, repo);
-    throw await this.statusError(res, repo, digest, 'blob');
+    return res.status === 201 ? true : this.location(res, repo);
   }
 
   async startUpload(repo: string): Promise<string> {
     const res = await this.send('POST', `/v2/${repo}/blobs/uploads/`, this.scopes(repo));
-    drain(res);
     if (res.status !== 202) throw await this.statusError(res, repo, '', 'upload');
+    drain(res);
     return this.location(res, repo);
   }
 
@@ -184,14 +183,14 @@ export class RegistryClient {
     const res = await this.send('PUT', url.toString(), this.scopes(repo), () => ({
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) }, body, timeoutMs: 300_000,
     }));
-    drain(res);
     if (res.status !== 201) throw await this.statusError(res, repo, digest, 'blob upload');
+    drain(res);
   }
 
   async putManifest(repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<string | undefined> {
     const res = await this.send('PUT', `/v2/${repo}/manifests/${ref}`, this.scopes(repo), { headers: { 'content-type': mediaType }, body: bytes });
-    drain(res);
     if (res.status !== 201 && res.status !== 200) throw await this.statusError(res, repo, ref, 'manifest upload');
+    drain(res);
     return headerOf(res, 'docker-content-digest');
   }
 
@@ -199,7 +198,11 @@ export class RegistryClient {
   async tags(repo: string): Promise<string[]> {
     const out: string[] = [];
     let target: string | undefined = `/v2/${repo}/tags/list?n=1000`;
+    const seen = new Set<string>();
     while (target) {
+      // A registry whose next link repeats or never ends must not loop for ever.
+      if (seen.has(target) || seen.size >= 1000) throw new BerthError('corrupt', `${this.host} keeps paging the tags of ${repo} (${out.length} so far): its tag list is broken`);
+      seen.add(target);
       const res = await this.send('GET', target, this.scopes(repo), { headers: { accept: 'application/json' } });
       if (res.status !== 200) throw await this.statusError(res, repo, '', 'tag list');
       const doc = parseJson<{ tags?: string[] | null }>(await readBody(res, 16 << 20, `the tags of ${this.host}/${repo}`), `the tag list of ${this.host}/${repo}`);

@@ -86,7 +86,7 @@ export class Transport {
         }
         resolve({ status, headers: res.headers, body: res, url });
       });
-      req.on('timeout', () => req.destroy(Object.assign(new Error('no answer for 60 s'), { code: 'ETIMEDOUT' })));
+      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer for ${(init.timeoutMs ?? IDLE_TIMEOUT_MS) / 1000} s`), { code: 'ETIMEDOUT' })));
       req.on('error', (e) => reject(networkError(this.s, url, e)));
       if (body === undefined || Buffer.isBuffer(body)) { req.end(body); return; }
       const src = body();

@@ -10,6 +10,8 @@ import { hostSettings, type RegistryOptions } from './settings.js';
 export interface LoginOptions extends RegistryOptions {
   username?: string;
   password?: string;
+  /** false: only check the credentials (the API's /auth: the client keeps them). */
+  store?: boolean;
 }
 
 export interface LoginResult { key: string; file: string; reused: boolean }
@@ -44,7 +46,7 @@ export async function login(ctx: EngineContext, server: string | undefined, o: L
   } finally {
     client.close();
   }
-  const file = reused ? authFilePath(o.authfile) : storeCredentials(key, creds, o.authfile);
+  const file = reused || o.store === false ? authFilePath(o.authfile) : storeCredentials(key, creds, o.authfile);
   return { key, file, reused };
 }
 

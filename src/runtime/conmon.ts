@@ -8,6 +8,7 @@ import type { Monitor, MonitorCreateOptions, MonitorResult, OciRuntime, MonitorE
 import { BerthError, isBerthError } from '../engine/errors.js';
 import { spawnConmon, withTimeout } from './conmon-pipes.js';
 import { runtimeFailure } from './errors.js';
+import { readTextOr } from '../sys/fsutil.js';
 
 const CREATE_TIMEOUT_MS = 120_000;
 
@@ -54,12 +55,12 @@ export class Conmon implements Monitor {
         msg = await withTimeout(proc.sync.next(), CREATE_TIMEOUT_MS, 'conmon to create the container');
       } catch (e) {
         if (isBerthError(e) && /closed/.test(e.message)) {
-          throw this.createError(o.bundle, readOr(path.join(o.bundle, 'conmon.err')).trim() || 'conmon exited before reporting the container');
+          throw this.createError(o.bundle, readTextOr(path.join(o.bundle, 'conmon.err')).trim() || 'conmon exited before reporting the container');
         }
         throw e;
       }
       if (msg.data < 0) throw this.createError(o.bundle, msg.message);
-      const monitorPid = Number(readOr(path.join(o.bundle, 'conmon.pid')).trim()) || 0;
+      const monitorPid = Number(readTextOr(path.join(o.bundle, 'conmon.pid')).trim()) || 0;
       return { pid: msg.data, monitorPid };
     } catch (e) {
       proc.child.kill('SIGKILL');
@@ -89,7 +90,7 @@ export class Conmon implements Monitor {
     const failed = (e: unknown) => {
       proc.child.kill('SIGKILL');
       proc.release();
-      if (isBerthError(e) && /closed/.test(e.message)) throw this.createError(o.execDir, readOr(path.join(o.execDir, 'conmon.err')).trim() || 'conmon exited before starting the exec');
+      if (isBerthError(e) && /closed/.test(e.message)) throw this.createError(o.execDir, readTextOr(path.join(o.execDir, 'conmon.err')).trim() || 'conmon exited before starting the exec');
       throw e;
     };
     proc.start();
@@ -126,7 +127,7 @@ export class Conmon implements Monitor {
           return msg.data;
         } catch {
           // conmon died or was detached from: fall back to its exit file.
-          const code = readOr(path.join(o.execDir, o.containerId)).trim();
+          const code = readTextOr(path.join(o.execDir, o.containerId)).trim();
           return code ? Number(code) : -1;
         } finally {
           proc.release();
@@ -147,7 +148,7 @@ export class Conmon implements Monitor {
   /** Turns runc's failure (from conmon's message or runc's JSON log) into a typed error. */
   createError(bundle: string, message?: string): BerthError {
     let detail = message ?? '';
-    const ociLog = readOr(this.runtimeLog(bundle));
+    const ociLog = readTextOr(this.runtimeLog(bundle));
     for (const line of ociLog.trim().split('\n').reverse()) {
       try {
         const j = JSON.parse(line) as { level?: string; msg?: string };
@@ -163,6 +164,3 @@ export function exitCommandArgs(cmd: string[]): string[] {
   return ['--exit-command', cmd[0]!, ...cmd.slice(1).flatMap((a) => ['--exit-command-arg', a])];
 }
 
-export function readOr(file: string): string {
-  try { return fs.readFileSync(file, 'utf8'); } catch { return ''; }
-}

@@ -9,6 +9,7 @@ import { defaultSeccompProfile, type LinuxSeccomp } from './seccomp.js';
 import { invalidArgument } from '../engine/errors.js';
 import { parseUlimit, hostHardLimits } from './ulimits.js';
 import { swapAccounting } from '../sys/cgroups.js';
+import { splitDev } from '../sys/libc.js';
 
 export const INIT_PATH_IN_CONTAINER = '/run/berth-init';
 
@@ -50,8 +51,6 @@ const DEVICE_RULES: OciDeviceRule[] = [
   { allow: true, type: 'c', access: 'm' },
   { allow: true, type: 'b', access: 'm' },
 ];
-
-let seccompCache: { key: string; profile: LinuxSeccomp } | undefined;
 
 export function buildSpec(inp: SpecInput): OciSpec {
   const c = inp.config;
@@ -223,14 +222,10 @@ export function resolveDevice(d: DeviceMapping): OciDevice {
     throw invalidArgument(`--device ${d.pathOnHost}: no such device on this host; give the path of an existing device node (e.g. /dev/fuse)`);
   }
   if (!st.isCharacterDevice() && !st.isBlockDevice()) throw invalidArgument(`--device ${d.pathOnHost}: not a device node; give a character or block device such as /dev/fuse`);
-  const { major, minor } = devNumbers(st.rdev);
+  const { major, minor } = splitDev(st.rdev);
   return { path: d.pathInContainer, type: st.isCharacterDevice() ? 'c' : 'b', major, minor, fileMode: st.mode & 0o777, uid: st.uid, gid: st.gid };
 }
 
-function devNumbers(rdev: number): { major: number; minor: number } {
-  const r = BigInt(rdev);
-  return { major: Number((r >> 8n) & 0xfffn), minor: Number((r & 0xffn) | ((r >> 12n) & 0xfff00n)) };
-}
 
 /** A node in the container's /dev plus a device-cgroup rule allowing the given access. */
 function addDevices(spec: OciSpec, devices: string[]): void {
@@ -268,9 +263,7 @@ function seccompFor(c: ContainerConfig, caps: string[]): LinuxSeccomp | undefine
       throw invalidArgument(`cannot read seccomp profile ${c.seccompProfile}: ${(e as Error).message}`);
     }
   }
-  const key = caps.join(',');
-  if (seccompCache?.key !== key) seccompCache = { key, profile: defaultSeccompProfile(caps) };
-  return seccompCache.profile;
+  return defaultSeccompProfile(caps);
 }
 
 function hostDevices(): OciDevice[] {
@@ -285,7 +278,7 @@ function hostDevices(): OciDevice[] {
       try { st = fs.lstatSync(p); } catch { continue; }
       if (st.isDirectory()) walk(p);
       else if (st.isCharacterDevice() || st.isBlockDevice()) {
-        const major = Number((BigInt(st.rdev) >> 8n) & 0xfffn), minor = Number((BigInt(st.rdev) & 0xffn) | ((BigInt(st.rdev) >> 12n) & 0xfff00n));
+        const { major, minor } = splitDev(st.rdev);
         out.push({ path: p, type: st.isCharacterDevice() ? 'c' : 'b', major, minor, fileMode: st.mode & 0o777, uid: st.uid, gid: st.gid });
       }
     }

@@ -14,7 +14,9 @@ const PROC_ROWS: Record<string, string> = {
   'Max open files': 'RLIMIT_NOFILE', 'Max processes': 'RLIMIT_NPROC', 'Max locked memory': 'RLIMIT_MEMLOCK',
   'Max core file size': 'RLIMIT_CORE', 'Max stack size': 'RLIMIT_STACK', 'Max msgqueue size': 'RLIMIT_MSGQUEUE',
   'Max pending signals': 'RLIMIT_SIGPENDING', 'Max file locks': 'RLIMIT_LOCKS', 'Max nice priority': 'RLIMIT_NICE',
-  'Max realtime priority': 'RLIMIT_RTPRIO',
+  'Max realtime priority': 'RLIMIT_RTPRIO', 'Max cpu time': 'RLIMIT_CPU', 'Max file size': 'RLIMIT_FSIZE',
+  'Max data size': 'RLIMIT_DATA', 'Max resident set': 'RLIMIT_RSS', 'Max address space': 'RLIMIT_AS',
+  'Max realtime timeout': 'RLIMIT_RTTIME',
 };
 
 export function parseUlimit(s: string): OciRlimit {

@@ -1,7 +1,7 @@
 // Resolves `--user` (name, uid, name:group, uid:gid) against the container's own
 // /etc/passwd and /etc/group, read inside its root without following links out.
-import fs from 'node:fs';
 import { secureJoin } from '../sys/securejoin.js';
+import { readRegularFile } from '../sys/fsutil.js';
 import { BerthError } from '../engine/errors.js';
 import type { ResolvedUser } from './spec.js';
 
@@ -9,12 +9,8 @@ interface PasswdEntry { name: string; uid: number; gid: number; home: string }
 interface GroupEntry { name: string; gid: number; members: string[] }
 
 function readLines(rootfs: string, file: string): string[][] {
-  let text = '';
-  try {
-    text = fs.readFileSync(secureJoin(rootfs, file), 'utf8');
-  } catch {
-    return [];
-  }
+  // The image controls these files: they may be FIFOs, devices or huge.
+  const text = readRegularFile(secureJoin(rootfs, file)) ?? '';
   return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));
 }
 

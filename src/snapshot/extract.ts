@@ -9,6 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BerthError, corrupt, messageOf } from '../engine/errors.js';
 import { mknod, setXattr, S_IFBLK, S_IFCHR, S_IFIFO } from '../sys/libc.js';
+import { egid, euid } from '../sys/fsutil.js';
 import { cleanEntryName, LayerTree, newDir, type DirNode, type Meta, type ResolvedDir } from './paths.js';
 import type { TarEntry } from './tar-reader.js';
 
@@ -23,9 +24,6 @@ const DEVICE_BITS = { char: S_IFCHR, block: S_IFBLK, fifo: S_IFIFO } as const;
 const ENV_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EMFILE', 'ENFILE', 'ENOMEM', 'EACCES', 'EPERM',
   'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
 const q = (s: string) => JSON.stringify(s);
-
-export const euid = () => process.geteuid?.() ?? 0;
-export const egid = () => process.getegid?.() ?? 0;
 
 /** One-line BerthError for anything thrown while unpacking (entry-specific when named). */
 export function toBerthError(e: unknown, entryName?: string): BerthError {

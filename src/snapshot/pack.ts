@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { BerthError, messageOf, notFound } from '../engine/errors.js';
 import { getXattr, listXattrs } from '../sys/libc.js';
-import { encodeHeader, END_OF_ARCHIVE, padding, type EntryType, type OutHeader } from './tar-format.js';
+import { encodeHeader, END_OF_ARCHIVE, padding, tarDevNumbers, type EntryType, type OutHeader } from './tar-format.js';
 
 export interface PackOptions {
   /** Convert overlayfs whiteouts / opaque markers to their OCI form. */
@@ -51,12 +51,6 @@ function wholeSeconds(ns: bigint): number {
   let s = ns / 1_000_000_000n;
   if (ns < 0n && s * 1_000_000_000n !== ns) s -= 1n;
   return Number(s);
-}
-
-function devNumbers(rdev: bigint): { devmajor: number; devminor: number } {
-  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & 0xfffff000n);
-  const minor = (rdev & 0xffn) | ((rdev >> 12n) & 0xffffff00n);
-  return { devmajor: Number(major), devminor: Number(minor) };
 }
 
 function typeOf(st: BigIntStats): EntryType | undefined {
@@ -134,7 +128,7 @@ class Packer {
         }
         yield this.header({ ...base, name: r, type, linkname, xattrs });
       } else if (type === 'char' || type === 'block') {
-        yield this.header({ ...base, name: r, type, ...devNumbers(st.rdev), xattrs });
+        yield this.header({ ...base, name: r, type, ...tarDevNumbers(st.rdev), xattrs });
       } else {
         yield this.header({ ...base, name: r, type, xattrs });
       }

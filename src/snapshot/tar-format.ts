@@ -3,6 +3,7 @@
 // binary PAX values (SCHILY.xattr.security.capability) that must survive
 // byte-for-byte, and large uids/sizes need PAX records when packing.
 import { corrupt } from '../engine/errors.js';
+import { splitDev } from '../sys/libc.js';
 
 export const BLOCK = 512;
 
@@ -175,6 +176,12 @@ function block(h: { name: Buffer; flag: string; mode: number; uid: number; gid: 
 }
 
 /** Padding after `size` bytes of entry data. */
+/** A device number as a tar header's devmajor and devminor. */
+export function tarDevNumbers(rdev: number | bigint): { devmajor: number; devminor: number } {
+  const { major, minor } = splitDev(rdev);
+  return { devmajor: major, devminor: minor };
+}
+
 export function padding(size: number): Buffer {
   const r = size % BLOCK;
   return Buffer.alloc(r === 0 ? 0 : BLOCK - r);

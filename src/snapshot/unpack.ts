@@ -30,8 +30,9 @@ import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { corrupt, invalidArgument } from '../engine/errors.js';
 import { decompressStream } from './compression.js';
-import { egid, euid, Extractor, toBerthError } from './extract.js';
+import { Extractor, toBerthError } from './extract.js';
 import { ByteSource, readTar } from './tar-reader.js';
+import { egid, euid, pidAlive } from '../sys/fsutil.js';
 
 export interface UnpackOptions {
   /** `sha256:<hex>` the uncompressed tar must hash to. */
@@ -49,12 +50,13 @@ export interface UnpackResult {
   size: number;
 }
 
-const DEFAULT_MAX_BYTES = 64 * 1024 ** 3;
+/** The largest layer (uncompressed) Berth accepts: a bound against decompression bombs. */
+export const MAX_LAYER_BYTES = 64 * 1024 ** 3;
 const q = (s: string) => JSON.stringify(s);
 
 /** Unpacks a layer blob into `dest` atomically; see the file comment for the rules. */
 export async function unpackLayer(source: Readable, dest: string, opts: UnpackOptions = {}): Promise<UnpackResult> {
-  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+  const maxBytes = opts.maxBytes ?? MAX_LAYER_BYTES;
   if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) throw invalidArgument(`invalid maxBytes ${maxBytes}`);
   if (opts.expectedDiffId !== undefined && !/^sha256:[0-9a-f]{64}$/.test(opts.expectedDiffId)) {
     throw invalidArgument(`invalid expected diffID ${q(opts.expectedDiffId)}`);
@@ -130,14 +132,4 @@ export async function sweepStaleTemps(dir: string): Promise<string[]> {
     removed.push(p);
   }
   return removed;
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -47,11 +47,9 @@ function rmdirTree(dir: string): boolean {
   return ok;
 }
 
-/** The memory controller directory of a cgroup (v1) or the unified directory (v2). */
-export function memoryCgroupDir(rel: string): string | undefined {
-  const v2 = path.join(ROOT, 'cgroup.controllers');
-  const p = fs.existsSync(v2) ? path.join(ROOT, rel) : path.join(ROOT, 'memory', rel);
-  return fs.existsSync(p) ? p : undefined;
+/** A container's cgroup (relative to each hierarchy's root): `<parent>/<id>`. */
+export function cgroupPath(parent: string, id: string): string {
+  return `${parent.replace(/\/$/, '')}/${id}`;
 }
 
 let swapCache: boolean | undefined;

@@ -35,7 +35,7 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
       const result = { code: code ?? 128 + signalNumber(signal), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
       if (started) log.debug(`exec ${cmd} ${args.join(' ')} → ${result.code} in ${(performance.now() - started).toFixed(1)} ms`);
       if (result.code !== 0 && !opts.allowFailure) {
-        const detail = firstLine(result.stderr) || firstLine(result.stdout) || `exit status ${result.code}`;
+        const detail = lastLine(result.stderr) || lastLine(result.stdout) || `exit status ${result.code}`;
         reject(new BerthError(opts.errorKind ?? 'runtime', `${cmd} ${args[0] ?? ''} failed: ${detail}${opts.hint ? ` (${opts.hint})` : ''}`));
         return;
       }
@@ -46,7 +46,8 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
   });
 }
 
-function firstLine(s: string): string {
+/** The last line a failing command printed: usually the error itself. */
+function lastLine(s: string): string {
   return s.trim().split('\n').filter(Boolean).pop()?.trim() ?? '';
 }
 

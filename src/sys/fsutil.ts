@@ -32,7 +32,36 @@ export function readJson<T>(file: string): T {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
 }
 
-export function readFileOr(file: string, fallback: string | undefined = undefined): string | undefined {
+/**
+ * Reads a small regular file from a place an image controls: no symlink at the
+ * end, nothing but a regular file (a FIFO would block, a device never ends), at
+ * most `maxBytes`. Undefined when it is absent or not like that.
+ */
+export function readRegularFile(file: string, maxBytes = 1 << 20): string | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size > maxBytes) return undefined;
+    const buf = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < buf.length) {
+      const n = fs.readSync(fd, buf, off, buf.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return buf.subarray(0, off).toString('utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A file's text, or `fallback` when it cannot be read. */
+export function readTextOr(file: string, fallback = ''): string {
   try { return fs.readFileSync(file, 'utf8'); } catch { return fallback; }
 }
 
@@ -44,9 +73,9 @@ export function mkdirp(dir: string, mode = 0o755): void {
   fs.mkdirSync(dir, { recursive: true, mode });
 }
 
-export function rmrf(p: string): void {
-  fs.rmSync(p, { recursive: true, force: true, maxRetries: 3 });
-}
+/** This process's effective user and group. */
+export const euid = (): number => process.geteuid?.() ?? 0;
+export const egid = (): number => process.getegid?.() ?? 0;
 
 /** True when process `pid` exists and is not a zombie. */
 export function pidAlive(pid: number): boolean {

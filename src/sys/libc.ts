@@ -11,11 +11,6 @@ export interface Libc {
 
 let cached: Libc | undefined;
 
-/** True once the FFI is loaded (callers may then prefer a syscall over spawning a program). */
-export function libcLoaded(): boolean {
-  return cached !== undefined;
-}
-
 export function libc(): Libc {
   if (cached) return cached;
   const koffi = loadKoffi();
@@ -59,6 +54,15 @@ export function check(rc: number, what: string): number {
 export function makedev(major: number, minor: number): bigint {
   const ma = BigInt(major), mi = BigInt(minor);
   return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
+}
+
+/** Splits a device number like glibc's major() and minor(). */
+export function splitDev(rdev: number | bigint): { major: number; minor: number } {
+  const r = BigInt(rdev);
+  return {
+    major: Number(((r >> 8n) & 0xfffn) | ((r >> 32n) & 0xfffff000n)),
+    minor: Number((r & 0xffn) | ((r >> 12n) & 0xffffff00n)),
+  };
 }
 
 /** Sets an extended attribute on a path without following symlinks. */

@@ -11,7 +11,10 @@ export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 let threshold: Level = 'warn';
 
-export const LEVELS = ['debug', 'info', 'warn', 'warning', 'error'] as const;
+/** The level names accepted by --log-level, BERTH_LOG_LEVEL and log_level. */
+export function isLevel(s: string): boolean {
+  return s === 'warning' || s in ORDER;
+}
 
 function emit(level: Level, msg: string): void {
   if (ORDER[level] < ORDER[threshold]) return;

@@ -89,7 +89,7 @@ export class TestEnv {
   }
 
   /** Runs berth and asserts success; returns stdout. */
-  async ok(args: string[], opts: { input?: string | Buffer } = {}): Promise<string> {
+  async ok(args: string[], opts: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<string> {
     const r = await this.berth(args, opts);
     assert.equal(r.code, 0, `berth ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
     return r.stdout;
@@ -124,7 +124,7 @@ export class TestEnv {
     let out = '';
     child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`berth serve did not start: ${out}`)), 30_000);
+      const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`berth serve did not start: ${out}`)); }, 30_000);
       child.stdout.on('data', (b: Buffer) => { out += b.toString(); if (out.includes('listening on')) { clearTimeout(timer); resolve(); } });
       child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`berth serve exited (${code}): ${out}`)); });
     });

@@ -177,6 +177,11 @@ test('diff, export and commit see additions, changes and deletions', async () =>
   assert.equal(await t.ok(['run', '--rm', 'committed:1', 'sh', '-c', 'test -e /etc/group || echo gone; tail -n1 /etc/passwd; ls -A /var/www | wc -l']), 'gone\nextra\n0\n');
   assert.equal((await t.ok(['image', 'inspect', '--format', '{{.Author}}', id])).trim(), 'Jane <j@example.com>');
   assert.match(await t.ok(['history', '--format', '{{.Comment}}', 'committed:1']), /^my change$/m);
+  // Ports the container exposed (--expose) are exposed by the new image, as Docker does.
+  await t.ok(['create', '--name', 'exp', '--network', 'none', '--expose', '8080/udp', '--expose', '9000-9001', 'busybox', 'true']);
+  assert.deepEqual(JSON.parse(await t.ok(['inspect', '--format', '{{json .Config.ExposedPorts}}', 'exp'])), { '8080/udp': {}, '9000/tcp': {}, '9001/tcp': {} });
+  await t.ok(['commit', 'exp', 'exposed:1']);
+  assert.deepEqual(JSON.parse(await t.ok(['image', 'inspect', '--format', '{{json .Config.ExposedPorts}}', 'exposed:1'])), { '8080/udp': {}, '9000/tcp': {}, '9001/tcp': {} });
 });
 
 test('commit pauses a running container only for the commit; --format docker runs', async () => {

@@ -118,3 +118,18 @@ test('a wiped run directory (simulated reboot): running containers become exited
   assert.equal(await t.ok(['start', '-a', 'r3']), '');
   await t.ok(['rm', '-af']);
 });
+
+test('a container whose monitor and process were killed behind Berth\'s back starts again', async () => {
+  await t.ok(['run', '-d', '--name', 'k1', 'busybox', 'sleep', '1000']);
+  const [pid, conmon] = (await t.ok(['inspect', '-f', '{{.State.Pid}} {{.State.ConmonPid}}', 'k1'])).trim().split(' ').map(Number);
+  assert.ok(pid! > 0 && conmon! > 0);
+  process.kill(conmon!, 'SIGKILL');
+  process.kill(pid!, 'SIGKILL');
+  // The record still says running; start must see through it and start it again.
+  await t.ok(['start', 'k1']);
+  assert.equal(await state('k1'), 'running 0');
+  const newPid = Number((await t.ok(['inspect', '-f', '{{.State.Pid}}', 'k1'])).trim());
+  assert.notEqual(newPid, pid);
+  await t.ok(['rm', '-f', 'k1']);
+  await assertClean();
+});

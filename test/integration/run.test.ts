@@ -67,6 +67,19 @@ test('user, group and working directory', async () => {
   assert.equal(relative.code, 125);
 });
 
+test('an image whose /etc/passwd is a FIFO cannot make -u hang', async () => {
+  await t.ok(['run', '--name', 'fifo-src', 'busybox', 'sh', '-c', 'rm /etc/passwd && mkfifo /etc/passwd']);
+  await t.ok(['commit', 'fifo-src', 'localhost/fifo-passwd']);
+  await t.ok(['rm', 'fifo-src']);
+  // Berth resolves user names itself: a FIFO would block that read for ever, so
+  // it counts as no passwd file. (A numeric -u is left to runc, which reads the
+  // file inside the container as it does for Docker and Podman.)
+  const named = await t.berth(['run', '--rm', '-u', 'nobody', 'localhost/fifo-passwd', 'true'], { timeoutMs: 30_000 });
+  assert.equal(named.code, 126);
+  assert.match(named.stderr, /unable to find user nobody/);
+  await t.ok(['rmi', 'localhost/fifo-passwd']);
+});
+
 test('entrypoint and command are applied as Docker does', async () => {
   assert.equal(await t.ok(['run', '--rm', '--entrypoint', 'echo', 'busybox', 'a', 'b']), 'a b\n');
   assert.equal(await t.ok(['run', '--rm', '--entrypoint', '["echo","x"]', 'busybox', 'y']), 'x y\n');
@@ -128,6 +141,15 @@ test('cgroup path under berth\'s parent and the default pids limit', async () =>
   assert.match(out, new RegExp(`memory:${t.cgroupParent}/[0-9a-f]{64}`));
   assert.equal((await t.ok(['run', '--rm', 'busybox', 'cat', '/sys/fs/cgroup/pids/pids.max'])).trim(), '2048');
   assert.equal((await t.ok(['run', '--rm', '--pids-limit', '10', 'busybox', 'cat', '/sys/fs/cgroup/pids/pids.max'])).trim(), '10');
+  // A relative --cgroup-parent stays below Berth's parent; ".." is refused.
+  assert.match(await t.ok(['run', '--rm', '--cgroup-parent', 'team', 'busybox', 'cat', '/proc/self/cgroup']), new RegExp(`memory:${t.cgroupParent}/team/[0-9a-f]{64}`));
+  for (const ctrl of fs.readdirSync('/sys/fs/cgroup')) {
+    const team = path.join('/sys/fs/cgroup', ctrl, t.cgroupParent, 'team');
+    if (fs.existsSync(team)) fs.rmdirSync(team);
+  }
+  const escape = await t.berth(['run', '--rm', '--cgroup-parent', `${t.cgroupParent}/../x`, 'busybox', 'true']);
+  assert.equal(escape.code, 125);
+  assert.match(escape.stderr, /must not contain "\." or "\.\." components/);
 });
 
 test('--init runs an init as PID 1 that reaps and forwards signals', async () => {

@@ -122,7 +122,8 @@ async function followRun(c: Call, id: string, session: AttachSession | undefined
     // When every client has gone, stop pumping; the container runs on and we still clean up.
     let open = clients.length;
     for (const cl of clients) void cl.out.done.then(() => { if (--open === 0) session.detach(); });
-    await session.done;
+    // A broken stream must not skip the wait and cleanup below.
+    await session.done.catch((e: unknown) => log.warn(`api: attach to container ${id.slice(0, 12)} failed: ${messageOf(e)}`));
   }
   for (const cl of clients) cl.close();
   let code = -1;

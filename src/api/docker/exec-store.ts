@@ -71,14 +71,23 @@ export class ExecStore {
     return [...this.map.values()].filter((e) => e.containerId === containerId && e.state !== 'exited').map((e) => e.id);
   }
 
-  get size(): number { return this.map.size; }
-
-  /** Drops instances that ended (or were never started) long enough ago; `pressed`: also the oldest ended ones. */
+  /**
+   * Drops instances that ended (or were never started) long enough ago. `pressed`
+   * (the table is full): then also the oldest ended ones, and only if that is not
+   * enough the oldest never started, down to 90% of the limit. Running ones stay.
+   */
   sweep(pressed = false): void {
     const now = Date.now();
     for (const [id, e] of this.map) {
       const since = e.state === 'exited' ? e.finished! : e.state === 'created' ? e.created : undefined;
-      if (since !== undefined && (pressed || now - since > KEEP_MS)) this.map.delete(id);
+      if (since !== undefined && now - since > KEEP_MS) this.map.delete(id);
+    }
+    if (!pressed) return;
+    for (const state of ['exited', 'created'] as const) {
+      for (const [id, e] of this.map) {
+        if (this.map.size < MAX_INSTANCES * 0.9) return;
+        if (e.state === state) this.map.delete(id);
+      }
     }
   }
 

@@ -3,9 +3,6 @@
 // JSON lines; a failure before the first layer (unknown repository, denied)
 // is still a proper HTTP error (404 for an unknown image), which the docker
 // CLI prints as "Error response from daemon: …".
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Call } from './router.js';
 import { qInt, qStr, readJson } from './router.js';
 import { ok, startJsonStream } from './respond.js';
@@ -90,13 +87,10 @@ export async function auth(c: Call): Promise<void> {
   const password = typeof body.password === 'string' ? body.password : undefined;
   const server = typeof body.serveraddress === 'string' && body.serveraddress ? body.serveraddress : undefined;
   if (!username || password === undefined) throw new ApiError(400, 'username and password are required');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-auth-'));
   try {
-    await c.engine.login(server, { username, password, authfile: path.join(dir, 'auth.json') });
+    await c.engine.login(server, { username, password, store: false });
   } catch (e) {
     throw new ApiError(401, `login failed: ${messageOf(e)}`);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
   }
   ok(c, { Status: 'Login Succeeded', IdentityToken: '' });
 }

@@ -52,22 +52,23 @@ export class Router {
     return this;
   }
 
-  /** The handler for a request, or why there is none (404 unknown path, 405 wrong method). */
-  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | 404 | 405 {
-    let pathMatched = false;
+  /**
+   * The handler for a request, if any. Like dockerd, a known path with another
+   * method is simply not found (404 "page not found"), not 405.
+   */
+  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | undefined {
     const m = method === 'HEAD' ? ['HEAD', 'GET'] : [method];
     for (const want of m) {
       for (const r of this.routes) {
+        if (r.method !== want) continue;
         const hit = r.re.exec(path);
         if (!hit) continue;
-        pathMatched = true;
-        if (r.method !== want) continue;
         const params: Record<string, string> = {};
         r.names.forEach((n, i) => { params[n] = safeDecode(hit[i + 1]!); });
         return { handler: r.handler, params };
       }
     }
-    return pathMatched ? 405 : 404;
+    return undefined;
   }
 }
 

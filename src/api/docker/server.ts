@@ -103,9 +103,6 @@ export class DockerServer {
     });
   }
 
-  /** Number of open connections (for tests and diagnostics). */
-  get connections(): number { return this.sockets.size; }
-
   private dispatch(req: http.IncomingMessage, target: Pick<Call, 'res' | 'hijack'>): void {
     const ac = new AbortController();
     const call: Call = {
@@ -131,7 +128,7 @@ export class DockerServer {
       call.version = version;
       call.path = p;
       const m = this.router.match(call.method, p);
-      if (typeof m === 'number') throw pageNotFound();
+      if (!m) throw pageNotFound();
       call.params = m.params;
       log.debug(`api: ${call.method} ${req.url}`);
       return m.handler(call);

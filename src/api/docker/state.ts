@@ -38,8 +38,6 @@ export class RunTracker extends EventEmitter {
 
   get(id: string): Run | undefined { return this.runs.get(id); }
 
-  get size(): number { return this.runs.size; }
-
   /** Resolves when this server starts `id` (or `signal` aborts). */
   nextStart(id: string, signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
@@ -74,8 +72,6 @@ export class PendingAttaches {
     this.byId.delete(id);
     return list;
   }
-
-  get size(): number { return this.byId.size; }
 
   closeAll(): void {
     for (const list of this.byId.values()) for (const a of list) a.close();

@@ -43,7 +43,7 @@ export function containerInspect(engine: Engine, rec: ContainerRecord): Json {
     State: { ...state, StartedAt: state.StartedAt || ZERO_TIME, FinishedAt: state.FinishedAt || ZERO_TIME },
     Config: {
       ...config, Image: c.image, StdinOnce: c.openStdin, Labels: c.labels ?? {},
-      ExposedPorts: Object.fromEntries((c.ports ?? []).map((p) => [`${p.containerPort}/${p.proto}`, {}])),
+      ExposedPorts: Object.fromEntries((c.exposed ?? (c.ports ?? []).map((p) => `${p.containerPort}/${p.proto}`)).map((k) => [k, {}])),
     },
     HostConfig: { PortBindings: {}, PublishAllPorts: false, ...host, ConsoleSize: [0, 0] },
     NetworkSettings: {

@@ -241,7 +241,3 @@ export const cleanupCommand: Command = {
     return 0;
   },
 };
-
-export function notImplemented(what: string): never {
-  throw new BerthError('invalid-argument', `${what} is not available yet`);
-}
