@@ -19,7 +19,7 @@ import { isActive, observe } from './lifecycle.js';
 import { isMounted, mountOverlay, overlayDirs, unmountOverlay } from '../snapshot/overlay.js';
 import { packDirectory } from '../snapshot/pack.js';
 import { unpackLayer } from '../snapshot/unpack.js';
-import { secureJoin } from '../sys/securejoin.js';
+import { resolveComponents, secureJoin } from '../sys/securejoin.js';
 import { volumeSource } from './volume-mounts.js';
 import { egid, euid, pidAlive } from '../sys/fsutil.js';
 import { getXattr } from '../sys/libc.js';
@@ -145,24 +145,7 @@ export interface Resolved { parts: string[]; host: string; shown: string }
  * looks through the mount table): symlinks never lead outside the container.
  */
 export function resolveInContainer(v: RootView, unsafe: string, followLast: boolean): Resolved {
-  const todo = unsafe.split('/').filter((p) => p && p !== '.');
-  const parts: string[] = [];
-  let links = 0;
-  while (todo.length) {
-    const part = todo.shift()!;
-    if (part === '..') { parts.pop(); continue; }
-    const host = hostOf(v, [...parts, part], true);
-    let st: fs.Stats | undefined;
-    try { st = host === undefined ? undefined : fs.lstatSync(host); } catch { st = undefined; }
-    if (host !== undefined && st?.isSymbolicLink() && (todo.length > 0 || followLast)) {
-      if (++links > 255) throw invalidArgument(`too many levels of symbolic links resolving ${unsafe} in container ${v.rec.config.name}`);
-      const target = fs.readlinkSync(host);
-      if (target.startsWith('/')) parts.length = 0;
-      todo.unshift(...target.split('/').filter((p) => p && p !== '.'));
-      continue;
-    }
-    parts.push(part);
-  }
+  const parts = resolveComponents(unsafe, (p) => hostOf(v, p, true), followLast, `container ${v.rec.config.name}`);
   return { parts, host: hostOf(v, parts), shown: `${v.rec.config.name}:${'/' + parts.join('/')}` };
 }
 
