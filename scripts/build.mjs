@@ -68,6 +68,11 @@ if [ ! -r "$dir/berth-cli.cjs" ]; then
   case "$0" in /*) self="$0" ;; *) self="$PWD/$0" ;; esac
   dir=$(dirname "$(readlink -f "$self")")
 fi
+# Node parses NODE_EXTRA_CA_CERTS at every start (~45 ms for a system bundle);
+# Berth reads the same file only when it opens a TLS connection (src/registry/http.ts).
+if [ -n "\${NODE_EXTRA_CA_CERTS:-}" ]; then
+  BERTH_EXTRA_CA_CERTS=$NODE_EXTRA_CA_CERTS; export BERTH_EXTRA_CA_CERTS; unset NODE_EXTRA_CA_CERTS
+fi
 [ -r "$dir/berth.blob" ] && exec node --snapshot-blob "$dir/berth.blob" "$dir/berth" "$@"
 exec node "$dir/berth-cli.cjs" "$@"
 `);

@@ -117,7 +117,10 @@ function build(caps: ReadonlySet<string>): LinuxSeccomp {
   return {
     defaultAction: 'SCMP_ACT_ERRNO',
     defaultErrnoRet: EPERM,
-    architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+    // Docker also lists SCMP_ARCH_X32. Berth leaves it out: that ABI is off in
+    // most kernels, its syscalls then meet the filter's bad-architecture action
+    // (they are refused), and compiling it made every runc create ~9 ms slower.
+    architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'],
     syscalls,
   };
 }

@@ -1,5 +1,5 @@
 // Registry TLS and authentication against docker-registry: HTTPS with a CA
-// made by the test (certs.d, --cert-dir, --tls-verify=false), htpasswd basic
+// made by the test (certs.d, --cert-dir, NODE_EXTRA_CA_CERTS, --tls-verify=false), htpasswd basic
 // auth with login/logout and the credential files, and the bearer-token flow
 // with a token server written for the test (token cache and renewal on 401).
 import { test, before, after } from 'node:test';
@@ -33,6 +33,11 @@ test('HTTPS: unknown CAs are refused with a hint, certs.d and --cert-dir add the
   assert.match(refused.stderr, /registry 127\.0\.0\.1:\d+ presented a certificate signed by an unknown authority \(\w+\): put its CA certificate in .*certs\.d\/127\.0\.0\.1:\d+\/ca\.crt, or use --tls-verify=false/);
   assert.equal(refused.stderr.trim().split('\n').length, 2, refused.stderr); // the progress header and one error line
   assert.equal((await t.berth(['push', '-q', '--tls-verify=false', 'busybox', ref])).code, 0);
+  // NODE_EXTRA_CA_CERTS is honoured, though the launcher keeps Node from parsing it at start-up.
+  const extraEnv: NodeJS.ProcessEnv = { ...t.env, NODE_EXTRA_CA_CERTS: ca.caCert };
+  delete extraEnv.BERTH_EXTRA_CA_CERTS;
+  const viaExtra = await t.berth(['pull', '-q', ref], { env: extraEnv });
+  assert.equal(viaExtra.code, 0, viaExtra.stderr);
   // --cert-dir, then the per-registry directory under BERTH_CERTS_DIR.
   const certDir = path.join(t.dir, 'my-certs');
   fs.mkdirSync(certDir);
