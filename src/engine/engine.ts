@@ -106,8 +106,7 @@ export class Engine {
   async restartContainer(ref: string, timeoutSec?: number): Promise<void> {
     await this.recover();
     const rec = this.ctx.containers.resolve(ref);
-    await life.stopContainer(this.ctx, rec.config.id, timeoutSec);
-    await life.startContainer(this.ctx, rec.config.id);
+    await life.restartContainer(this.ctx, rec.config.id, timeoutSec);
   }
 
   /** Waits until the container meets `condition` (stopped by default) and returns its exit code. */

@@ -14,6 +14,7 @@ import { mergeEnv } from './parse.js';
 import { newId } from './names.js';
 import { containerCapabilities } from '../runtime/capabilities.js';
 import { trace } from '../sys/log.js';
+import { removeTree } from '../sys/fsutil.js';
 
 export interface ExecOptions {
   cmd: string[];
@@ -80,7 +81,7 @@ export async function execInContainer(ctx: EngineContext, containerId: string, o
   if (attach === 'inherit' && !o.tty && !o.detach) {
     ctx.events.record('container', 'exec', c.id, c.name, { execID: execId, command: o.cmd.join(' ') });
     const exitCode = ctx.runtime.execForeground(c.id, specFile, path.join(execDir, 'oci-log'), !!o.interactive)
-      .finally(() => fs.rmSync(execDir, { recursive: true, force: true }))
+      .finally(() => removeTree(execDir))
       .then((code) => {
         ctx.events.record('container', 'exec_died', c.id, c.name, { execID: execId, exitCode: String(code) });
         return code;
@@ -104,7 +105,7 @@ export async function execInContainer(ctx: EngineContext, containerId: string, o
     await handle.begin();
   } catch (e) {
     session?.detach();
-    fs.rmSync(execDir, { recursive: true, force: true });
+    removeTree(execDir);
     throw e;
   }
   ctx.events.record('container', 'exec', c.id, c.name, { execID: execId, command: o.cmd.join(' ') });
@@ -114,7 +115,7 @@ export async function execInContainer(ctx: EngineContext, containerId: string, o
   }
   const exitCode = handle.exitCode().then((code) => {
     ctx.events.record('container', 'exec_died', c.id, c.name, { execID: execId, exitCode: String(code) });
-    fs.rmSync(execDir, { recursive: true, force: true });
+    removeTree(execDir);
     return code;
   });
   return { id: execId, session, exitCode };

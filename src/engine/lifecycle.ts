@@ -11,7 +11,7 @@ import { mountOverlay, unmountOverlay, overlayDirs } from '../snapshot/overlay.j
 import { writeEtcFiles } from './etc-files.js';
 import { resolveUser } from '../runtime/user.js';
 import { buildSpec } from '../runtime/spec.js';
-import { pidAlive, pidStartTime } from '../sys/fsutil.js';
+import { pidAlive, pidStartTime, removeTree } from '../sys/fsutil.js';
 import { cgroupPath } from '../sys/cgroups.js';
 import { parseSignal } from './parse.js';
 import { conmonLogSizeMax, rotateLogIfNeeded } from './logs.js';
@@ -92,9 +92,9 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
   let socket: AttachSocket | undefined;
   try {
     trace('start: locked');
-    fs.rmSync(bundle, { recursive: true, force: true });
+    removeTree(bundle);
     fs.mkdirSync(bundle, { recursive: true, mode: 0o700 });
-    await mountOverlay(ctx.paths.layers, image.record.layers.map((l) => l.chainId), dirs);
+    await mountOverlay(ctx.paths.layers, image.record.layers.map((l) => l.chainId), dirs, { volatile: c.autoRemove });
     status.mounted = true;
     ctx.containers.setState(c.id, rec.state, status);
     crashPoint('start:mounted');
@@ -161,7 +161,7 @@ async function failStart(ctx: EngineContext, rec: ContainerRecord, status: Conta
   try { await unmountOverlay(overlayDirs(ctx.paths.container(c.id)).merged); } catch (e) { log.warn(`unmount after failed start: ${messageOf(e)}`); }
   try { await releaseVolumes(ctx, c.id); } catch (e) { log.warn(`volume unmount after failed start: ${messageOf(e)}`); }
   try { await teardownNetwork(ctx, c.id); } catch (e) { log.warn(`network teardown after failed start: ${messageOf(e)}`); }
-  fs.rmSync(ctx.paths.bundle(c.id), { recursive: true, force: true });
+  removeTree(ctx.paths.bundle(c.id));
   const kind = isBerthError(err) ? err.kind : 'internal';
   const code = kind === 'command-not-found' ? 127 : kind === 'cannot-invoke' ? 126 : 125;
   ctx.containers.setState(c.id, rec.state === 'created' ? 'created' : 'exited',
@@ -336,7 +336,21 @@ export async function stopContainer(ctx: EngineContext, id: string, timeoutSec?:
   });
 }
 
-async function stopLocked(ctx: EngineContext, rec: ContainerRecord, timeoutSec: number): Promise<void> {
+/**
+ * Stop then start under one lock. As in Docker and Podman, the stop half does
+ * not apply --rm (the container comes back), nor a restart policy.
+ */
+export async function restartContainer(ctx: EngineContext, id: string, timeoutSec?: number): Promise<void> {
+  await withContainerLock(ctx, id, 'restart', async () => {
+    let rec = observe(ctx, current(ctx, id));
+    if (isActive(rec)) await stopLocked(ctx, rec, timeoutSec ?? rec.config.stopTimeout, { applyPolicy: false });
+    rec = observe(ctx, current(ctx, id));
+    if (rec.state === 'stopped' || rec.status.mounted) rec = await cleanupLocked(ctx, rec, { applyPolicy: false });
+    await startLocked(ctx, rec);
+  });
+}
+
+async function stopLocked(ctx: EngineContext, rec: ContainerRecord, timeoutSec: number, opts: CleanupOptions = { applyPolicy: true }): Promise<void> {
   const c = rec.config;
   ctx.containers.setState(c.id, rec.state, { ...rec.status, stoppedByUser: true });
   claimCleanup(ctx, c.id);
@@ -344,19 +358,19 @@ async function stopLocked(ctx: EngineContext, rec: ContainerRecord, timeoutSec: 
   if (rec.state === 'paused') await ctx.runtime.resume(c.id);
   if (timeoutSec > 0) {
     await ctx.runtime.kill(c.id, String(parseSignal(c.stopSignal)));
-    if (await exitedWithin(ctx, c.id, timeoutSec * 1000)) return finishStop(ctx, c.id);
+    if (await exitedWithin(ctx, c.id, timeoutSec * 1000)) return finishStop(ctx, c.id, opts);
     log.info(`container ${c.name} did not stop within ${timeoutSec}s after ${c.stopSignal}; sending SIGKILL`);
   }
   // SIGKILL to the init of the container's pid namespace takes every process with it.
   await ctx.runtime.kill(c.id, '9');
   if (!(await exitedWithin(ctx, c.id, 30_000))) throw new BerthError('runtime', `container ${c.name} did not exit after SIGKILL`);
-  await finishStop(ctx, c.id);
+  await finishStop(ctx, c.id, opts);
 }
 
-async function finishStop(ctx: EngineContext, id: string): Promise<void> {
+async function finishStop(ctx: EngineContext, id: string, opts: CleanupOptions): Promise<void> {
   const rec = observe(ctx, current(ctx, id));
   ctx.events.record('container', 'stop', id, rec.config.name, { image: rec.config.imageName });
-  await cleanupLocked(ctx, rec, { applyPolicy: true });
+  await cleanupLocked(ctx, rec, opts);
 }
 
 async function exitedWithin(ctx: EngineContext, id: string, ms: number): Promise<boolean> {
@@ -403,7 +417,7 @@ async function releaseRuntime(ctx: EngineContext, id: string): Promise<void> {
   await Promise.all([ctx.runtime.delete(id, true), unmountOverlay(overlayDirs(ctx.paths.container(id)).merged)]);
   await releaseVolumes(ctx, id);
   await teardownNetwork(ctx, id);
-  fs.rmSync(ctx.paths.bundle(id), { recursive: true, force: true });
+  removeTree(ctx.paths.bundle(id));
 }
 
 export async function removeLocked(ctx: EngineContext, rec: ContainerRecord, opts: { volumes?: boolean } = {}): Promise<void> {
@@ -414,7 +428,7 @@ export async function removeLocked(ctx: EngineContext, rec: ContainerRecord, opt
   ctx.containers.setState(c.id, 'removing', rec.status);
   crashPoint('remove:marked');
   if (rec.state !== 'exited' || rec.status.mounted || fs.existsSync(ctx.paths.bundle(c.id))) await releaseRuntime(ctx, c.id);
-  fs.rmSync(ctx.paths.container(c.id), { recursive: true, force: true });
+  removeTree(ctx.paths.container(c.id));
   ctx.containers.delete(c.id);
   removeLockFile(ctx, c.id);
   ctx.events.record('container', 'remove', c.id, c.name, { image: c.imageName });

@@ -4,6 +4,10 @@ import fs from 'node:fs';
 import type { NetworkRecord, NetworkEndpoint } from './types.js';
 import { run } from '../sys/exec.js';
 import { parseCidr } from './ipv4.js';
+import { libc } from '../sys/libc.js';
+
+const MNT_DETACH = 2;
+const EINVAL = 22; // not a mount point (a half-made namespace): only the file is left
 
 export const NETNS_DIR = '/run/netns';
 
@@ -97,7 +101,15 @@ export async function detach(hostIface: string): Promise<void> {
 /**
  * Drops the container's namespace; the kernel destroys its veths with it,
  * asynchronously (names are unique per container, so that never collides).
+ * What `ip netns del` does (detach the bind mount that pins the namespace,
+ * remove the file), without spawning ip.
  */
 export async function removeNetns(containerId: string): Promise<void> {
-  if (fs.existsSync(netnsPath(containerId))) await ipBatch([`netns del ${netnsName(containerId)}`]);
+  const file = netnsPath(containerId);
+  if (!fs.existsSync(file)) return;
+  if ((libc().umount2(file, MNT_DETACH) as number) !== 0 && libc().errno() !== EINVAL) {
+    await ipBatch([`netns del ${netnsName(containerId)}`]); // let ip try, and report
+    return;
+  }
+  fs.rmSync(file, { force: true });
 }

@@ -1,6 +1,7 @@
 // create, start, ps, inspect, stop, kill, wait and rm against real runc and conmon.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { TestEnv, eventually } from '../helpers/env.js';
 
 let t: TestEnv;
@@ -121,4 +122,20 @@ test('rm of an unknown container fails clearly; rm -f ignores it', async () => {
   assert.equal(r.code, 125);
   assert.match(r.stderr, /no container with name or ID "ghost"/);
   assert.equal((await t.berth(['rm', '-f', 'ghost'])).code, 0);
+});
+
+test('an --rm container\'s root is a volatile overlay (no syncs), and it can be mounted again on restart', async () => {
+  const mountOptions = (id: string) => {
+    const line = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4]?.includes(id) && l.includes(' - overlay '));
+    return line?.split(' - overlay ')[1] ?? '';
+  };
+  const kept = (await t.ok(['run', '-d', 'busybox', 'sleep', '1000'])).trim();
+  assert.doesNotMatch(mountOptions(kept), /volatile/);
+  const gone = (await t.ok(['run', '-d', '--rm', 'busybox', 'sleep', '1000'])).trim();
+  assert.match(mountOptions(gone), /volatile/);
+  // overlayfs refuses a directory that was mounted volatile unless Berth clears its marker.
+  await t.ok(['restart', '-t', '0', gone]);
+  assert.equal((await t.ok(['inspect', '--format', '{{.State.Status}}', gone])).trim(), 'running');
+  assert.match(mountOptions(gone), /volatile/);
+  await t.ok(['rm', '-f', kept, gone]);
 });
