@@ -103,13 +103,15 @@ export class Transport {
     if (!secure) a = new http.Agent(common);
     else {
       const files = sameHost ? this.tls() : {};
+      const verify = sameHost ? this.s.verify : true;
       const hostname = url.hostname.replace(/^\[|\]$/g, '');
       a = new https.Agent({
         ...common,
-        rejectUnauthorized: sameHost ? this.s.verify : true,
-        // One context per host: parsing the CA list per connection would cost ~40 ms each.
+        rejectUnauthorized: verify,
+        // One context per host: parsing the CAs costs ~35 ms, too much to pay per connection,
+        // and nothing at all when nothing is verified (an empty list keeps Node's own out too).
         secureContext: tls.createSecureContext({
-          ca: [...trustedRoots(), ...(files.ca ?? [])],
+          ca: verify ? [...trustedRoots(), ...(files.ca ?? [])] : [],
           ...(files.cert && files.key ? { cert: files.cert, key: files.key } : {}),
         }),
         ...(net.isIP(hostname) ? {} : { servername: hostname }),
@@ -148,24 +150,24 @@ export class Transport {
   }
 }
 
-// Like Podman and Docker, Berth trusts the host's CA bundle besides Node's
-// own list, and the file named by NODE_EXTRA_CA_CERTS. The launcher hands that
-// variable over as BERTH_EXTRA_CA_CERTS so that Node does not parse it at every
-// start; it is read here, once, by the first TLS connection.
+// Like Podman and Docker, Berth trusts the host's CA bundle (Node's own list
+// where the host has none), and the file named by NODE_EXTRA_CA_CERTS. The
+// launcher hands that variable over as BERTH_EXTRA_CA_CERTS so that Node does
+// not parse it at every start; it is read here, once, by the first TLS connection.
 const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 let roots: string[] | undefined;
 
 function trustedRoots(): string[] {
   if (roots) return roots;
-  const found = [...tls.rootCertificates];
+  const system = pemCertificates(SYSTEM_CA_BUNDLE);
   const extra = process.env.BERTH_EXTRA_CA_CERTS ?? process.env.NODE_EXTRA_CA_CERTS;
-  for (const file of [SYSTEM_CA_BUNDLE, extra]) {
-    if (!file) continue;
-    let pem: string;
-    try { pem = fs.readFileSync(file, 'utf8'); } catch { continue; } // as Node does: a missing file only loses its CAs
-    found.push(...(pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []));
-  }
-  return (roots = found);
+  return (roots = [...(system.length ? system : tls.rootCertificates), ...(extra ? pemCertificates(extra) : [])]);
+}
+
+function pemCertificates(file: string): string[] {
+  let pem: string;
+  try { pem = fs.readFileSync(file, 'utf8'); } catch { return []; } // as Node does: a missing file only loses its CAs
+  return pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
 }
 
 /** The server answered a TLS handshake with plain HTTP. */
