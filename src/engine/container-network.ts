@@ -18,6 +18,8 @@ export interface NetworkSetup {
   netnsPath?: string;
   endpoints: NetworkEndpoint[];
   ports: PortMapping[];
+  /** Resolves when the namespace and its links exist (await before runc joins it). */
+  created: Promise<void>;
   /** Resolves when addresses, routes and published ports are in place (await before the process starts). */
   ready: Promise<void>;
 }
@@ -25,24 +27,31 @@ export interface NetworkSetup {
 export async function setupNetwork(ctx: EngineContext, rec: ContainerRecord): Promise<NetworkSetup> {
   const c = rec.config;
   const done = Promise.resolve();
-  if (c.networkMode === 'none' || c.networkMode === 'host') return { endpoints: [], ports: [], ready: done };
-  if (c.networkMode.startsWith('container:')) return { netnsPath: joinedNetns(ctx, c.networkMode.slice(10)), endpoints: [], ports: [], ready: done };
+  if (c.networkMode === 'none' || c.networkMode === 'host') return { endpoints: [], ports: [], created: done, ready: done };
+  if (c.networkMode.startsWith('container:')) return { netnsPath: joinedNetns(ctx, c.networkMode.slice(10)), endpoints: [], ports: [], created: done, ready: done };
   const plans: EndpointPlan[] = [];
+  let configured: Promise<void> | undefined;
   try {
     for (const [i, a] of c.networks.entries()) {
       const n = networkByName(ctx, a.network);
       await ensureNetworkReady(ctx, n);
       plans.push(plan(ctx, c.id, i, a, n, !plans.some((p) => p.defaultRoute)));
     }
-    const configured = await attach(c.id, plans, true);
+    // `ip` makes the namespace and links while the caller mounts the root and writes the
+    // spec; addresses inside and the DNAT elements go on while runc creates the container.
+    const attached = attach(c.id, plans, true);
+    configured = attached.then((inside) => inside);
     const endpoints = plans.map((p) => p.endpoint);
     const chosen = await choosePorts(c.ports);
     const published = claim(ctx, c.id, chosen, endpoints[0]);
-    // Addresses inside the namespace and the DNAT elements go on while runc creates the container.
     const ready = Promise.all([configured, published.length ? nftApply(addPortsScript(ctx.cfg.nftTable, published), 'published ports') : undefined]).then(() => undefined);
-    ready.catch(() => undefined); // observed by the caller; avoid an unhandled rejection meanwhile
-    return { netnsPath: netnsPath(c.id), endpoints, ports: chosen, ready };
+    const created = attached.then(() => undefined);
+    // Observed by the caller; avoid an unhandled rejection meanwhile.
+    created.catch(() => undefined);
+    ready.catch(() => undefined);
+    return { netnsPath: netnsPath(c.id), endpoints, ports: chosen, created, ready };
   } catch (e) {
+    await configured?.catch(() => undefined); // no ip still at work while we tear down
     await teardownNetwork(ctx, c.id).catch(() => undefined);
     throw e;
   }

@@ -21,7 +21,7 @@ export type { AttachStreams, AttachSession } from './attach.js';
 import { log, trace } from '../sys/log.js';
 import { crashPoint } from '../sys/faults.js';
 import { initialHealth } from './health.js';
-import { setupNetwork, teardownNetwork } from './container-network.js';
+import { setupNetwork, teardownNetwork, type NetworkSetup } from './container-network.js';
 import { needsHostService, ensureHostService } from './host-service.js';
 import { mountVolumes, releaseVolumes, volumeSource, anonymousVolumesOf, removeUnusedVolumes } from './volume-mounts.js';
 
@@ -90,22 +90,23 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
   const status: ContainerStatus = { ...rec.status, error: '', stoppedByUser: false, oomKilled: false, health: c.healthcheck ? initialHealth() : undefined };
   let session: AttachSession | undefined;
   let socket: AttachSocket | undefined;
+  let net: NetworkSetup | undefined;
   try {
     trace('start: locked');
     removeTree(bundle);
     fs.mkdirSync(bundle, { recursive: true, mode: 0o700 });
+    // The host service (DNS, health checks) boots while the container is created.
+    const service = needsHostService(c) ? ensureHostService(ctx) : undefined;
+    // The namespace and links are made while the root is mounted and the spec written.
+    net = await setupNetwork(ctx, rec);
+    crashPoint('start:network');
+    if (net.endpoints.length) status.network = { endpoints: net.endpoints, ports: net.ports };
+    else delete status.network;
     await mountOverlay(ctx.paths.layers, image.record.layers.map((l) => l.chainId), dirs, { volatile: c.autoRemove });
     status.mounted = true;
     ctx.containers.setState(c.id, rec.state, status);
     crashPoint('start:mounted');
     await mountVolumes(ctx, c, dirs.merged);
-    // The host service (DNS, health checks) boots while the container is created.
-    const service = needsHostService(c) ? ensureHostService(ctx) : undefined;
-    const net = await setupNetwork(ctx, rec);
-    crashPoint('start:network');
-    if (net.endpoints.length) status.network = { endpoints: net.endpoints, ports: net.ports };
-    else delete status.network;
-    ctx.containers.setState(c.id, rec.state, status);
     const etc = writeEtcFiles(ctx, bundle, c, net.endpoints);
     const user = resolveUser(dirs.merged, c.user, c.groupAdd);
     const spec = buildSpec({
@@ -115,6 +116,7 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
       volumeSource: (name) => volumeSource(ctx, name), netnsPath: net.netnsPath,
     });
     fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
+    await net.created;
     trace('start: spec written');
     // An attached berth cleans up itself, unless a restart policy applies: that is conmon's exit command's job.
     if (attach !== undefined && c.restartPolicy.name === 'no') claimCleanup(ctx, c.id);
@@ -143,6 +145,7 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
     trace('start: started');
   } catch (e) {
     socket?.close();
+    await net?.ready.catch(() => undefined); // no ip or nft still at work while failStart tears down
     await failStart(ctx, rec, status, e);
     throw e;
   }
