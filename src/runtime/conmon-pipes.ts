@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { BerthError } from '../engine/errors.js';
+import { BerthError, messageOf } from '../engine/errors.js';
+import { fastSpawnAvailable, spawnProcess, type SpawnedProcess } from '../sys/spawn.js';
 
 export interface ConmonMessage { data: number; message?: string }
 
@@ -48,7 +49,7 @@ class MessagePipe {
 }
 
 export interface ConmonProcess {
-  child: ChildProcess;
+  child: { kill(signal: NodeJS.Signals): unknown };
   sync: MessagePipe;
   attach?: MessagePipe;
   /** conmon blocks until it reads a byte here (exec attach: twice). */
@@ -68,16 +69,28 @@ export function spawnConmon(path: string, args: string[], cwd: string, errFile: 
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith('BERTH_') && v !== undefined) env[k] = v;
   const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'ignore', errFd, 'pipe', 'pipe'];
   if (opts.attachPipe) stdio.push('pipe');
-  let child: ChildProcess;
+  let child: ChildProcess | SpawnedProcess;
+  let pipes: Socket[];
   try {
-    child = spawn(path, args, { cwd, stdio, env, detached: true });
+    if (fastSpawnAvailable()) {
+      try {
+        child = spawnProcess(path, args, { cwd, stdio, env, newSession: true });
+      } catch (e) {
+        throw new BerthError('runtime', `cannot run ${path}: ${messageOf(e)}`);
+      }
+      pipes = child.stdio as Socket[];
+    } else {
+      child = spawn(path, args, { cwd, stdio, env, detached: true });
+      child.on('error', () => { /* reported through the sync pipe closing */ });
+      pipes = child.stdio as unknown as Socket[];
+    }
   } finally {
     fs.closeSync(errFd);
   }
-  const startPipe = child.stdio[4] as Socket;
+  const startPipe = pipes[4]!;
   startPipe.on('error', () => { /* conmon gone: the sync pipe reports it */ });
-  const sync = new MessagePipe(child.stdio[3] as Socket, 'sync');
-  const attach = opts.attachPipe ? new MessagePipe((child.stdio as unknown as Socket[])[5]!, 'attach') : undefined;
+  const sync = new MessagePipe(pipes[3]!, 'sync');
+  const attach = opts.attachPipe ? new MessagePipe(pipes[5]!, 'attach') : undefined;
   return {
     child, sync, attach,
     start: () => { startPipe.write(Buffer.from([0])); },

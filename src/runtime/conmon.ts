@@ -47,7 +47,6 @@ export class Conmon implements Monitor {
     if (o.tty && o.stdin) args.push('--leave-stdin-open');
     args.push(...exitCommandArgs(o.exitCommand));
     const proc = spawnConmon(this.path, args, o.bundle, path.join(o.bundle, 'conmon.err'));
-    proc.child.on('error', () => { /* reported through the sync pipe closing */ });
     try {
       proc.start();
       let msg;
@@ -86,7 +85,6 @@ export class Conmon implements Monitor {
     if (o.tty) args.push('-t');
     if (o.stdin) args.push('-i');
     const proc = spawnConmon(this.path, args, o.execDir, path.join(o.execDir, 'conmon.err'), { attachPipe: o.attach });
-    proc.child.on('error', () => { /* reported through the pipes closing */ });
     const failed = (e: unknown) => {
       proc.child.kill('SIGKILL');
       proc.release();

@@ -4,7 +4,8 @@ import net from 'node:net';
 import path from 'node:path';
 import type { OciRuntime, RuntimeState } from './runtime.js';
 import { run } from '../sys/exec.js';
-import { BerthError } from '../engine/errors.js';
+import { BerthError, messageOf } from '../engine/errors.js';
+import { fastSpawnAvailable, spawnProcess, type SpawnedProcess } from '../sys/spawn.js';
 import { pidAlive, pidStartTime } from '../sys/fsutil.js';
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
@@ -83,8 +84,14 @@ export class Runc implements OciRuntime {
     const got = await new Promise<number>((resolve, reject) => {
       const pipe = new net.Socket({ fd, readable: true, writable: false });
       let bytes = 0;
-      // Like runc: if init dies before it ever opens the FIFO, no end would come.
-      const watch = setInterval(() => { if (!initAlive(st)) pipe.destroy(); }, 100);
+      // Like runc: if init dies before it ever opens the FIFO, no end would come. Opening
+      // and closing a writer ourselves makes one come through the pipe, after any byte
+      // init did write (a timer can run before the poll that would have read it).
+      const watch = setInterval(() => {
+        if (initAlive(st)) return;
+        clearInterval(watch);
+        try { fs.closeSync(fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK)); } catch { pipe.destroy(); }
+      }, 100);
       pipe.on('data', (b: Buffer) => { bytes += b.length; });
       pipe.on('error', reject);
       pipe.on('close', () => { clearInterval(watch); resolve(bytes); });
@@ -174,17 +181,36 @@ export class Runc implements OciRuntime {
    * code; runc's own failure is read from its log and thrown.
    */
   execForeground(id: string, processFile: string, logFile: string, stdin: boolean): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(this.path, [...this.globalArgs, '--log', logFile, '--log-format', 'json', 'exec', '--process', processFile, id], { stdio: [stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'] });
+    const args = [...this.globalArgs, '--log', logFile, '--log-format', 'json', 'exec', '--process', processFile, id];
+    const stdio: ('inherit' | 'ignore')[] = [stdin ? 'inherit' : 'ignore', 'inherit', 'inherit'];
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+    const finish = (code: number): number => {
+      const failure = runcError(logFile);
+      if (failure) throw failure;
+      return code;
+    };
+    if (fastSpawnAvailable()) {
+      let child: SpawnedProcess;
+      try {
+        child = spawnProcess(this.path, args, { env: process.env, stdio });
+      } catch (e) {
+        return Promise.reject(new BerthError('runtime', `cannot run ${this.path}: ${messageOf(e)}`));
+      }
       const forward = (sig: NodeJS.Signals) => child.kill(sig);
-      const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+      for (const sig of signals) process.on(sig, forward);
+      return child.exited.then((code) => {
+        for (const sig of signals) process.off(sig, forward);
+        return finish(code);
+      });
+    }
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.path, args, { stdio });
+      const forward = (sig: NodeJS.Signals) => child.kill(sig);
       for (const sig of signals) process.on(sig, forward);
       child.on('error', (e) => reject(new BerthError('runtime', `cannot run ${this.path}: ${e.message}`)));
       child.on('close', (code, signal) => {
         for (const sig of signals) process.off(sig, forward);
-        const failure = runcError(logFile);
-        if (failure) reject(failure);
-        else resolve(code ?? 128 + (signal ? osSignal(signal) : 0));
+        try { resolve(finish(code ?? 128 + (signal ? osSignal(signal) : 0))); } catch (e) { reject(e); }
       });
     });
   }
