@@ -78,10 +78,9 @@ export async function attach(containerId: string, plans: EndpointPlan[], createN
   }
   for (const { endpoint: e, network: n, defaultRoute } of plans) {
     const mtu = n.mtu ? ` mtu ${n.mtu}` : '';
-    host.push(`link add ${e.hostIface}${mtu} type veth peer name ${e.iface}${mtu} netns ${ns}`);
-    host.push(`link set ${e.hostIface} master ${n.bridge}`);
+    // Enslaved and up as it is made (one request fewer each); hairpin needs the port to exist.
+    host.push(`link add ${e.hostIface}${mtu} master ${n.bridge} up type veth peer name ${e.iface}${mtu} netns ${ns}`);
     host.push(`link set ${e.hostIface} type bridge_slave hairpin on`);
-    host.push(`link set ${e.hostIface} up`);
     inside.push(`link set ${e.iface} address ${e.mac}`);
     inside.push(`addr add ${e.ip}/${e.prefix} dev ${e.iface}`);
     inside.push(`link set ${e.iface} up`);
