@@ -22,13 +22,15 @@ export interface NetworkSetup {
   created: Promise<void>;
   /** Resolves when addresses, routes and published ports are in place (await before the process starts). */
   ready: Promise<void>;
+  /** Resolves when no `ip` or `nft` of this setup is still at work, whether it failed or not (await before a teardown). */
+  settled: Promise<unknown>;
 }
 
 export async function setupNetwork(ctx: EngineContext, rec: ContainerRecord): Promise<NetworkSetup> {
   const c = rec.config;
   const done = Promise.resolve();
-  if (c.networkMode === 'none' || c.networkMode === 'host') return { endpoints: [], ports: [], created: done, ready: done };
-  if (c.networkMode.startsWith('container:')) return { netnsPath: joinedNetns(ctx, c.networkMode.slice(10)), endpoints: [], ports: [], created: done, ready: done };
+  if (c.networkMode === 'none' || c.networkMode === 'host') return { endpoints: [], ports: [], created: done, ready: done, settled: done };
+  if (c.networkMode.startsWith('container:')) return { netnsPath: joinedNetns(ctx, c.networkMode.slice(10)), endpoints: [], ports: [], created: done, ready: done, settled: done };
   const plans: EndpointPlan[] = [];
   let configured: Promise<void> | undefined;
   try {
@@ -40,16 +42,17 @@ export async function setupNetwork(ctx: EngineContext, rec: ContainerRecord): Pr
     // `ip` makes the namespace and links while the caller mounts the root and writes the
     // spec; addresses inside and the DNAT elements go on while runc creates the container.
     const attached = attach(c.id, plans, true);
-    configured = attached.then((inside) => inside);
+    configured = attached.then((a) => a.inside);
     const endpoints = plans.map((p) => p.endpoint);
     const chosen = await choosePorts(c.ports);
     const published = claim(ctx, c.id, chosen, endpoints[0]);
-    const ready = Promise.all([configured, published.length ? nftApply(addPortsScript(ctx.cfg.nftTable, published), 'published ports') : undefined]).then(() => undefined);
+    const ports = published.length ? nftApply(addPortsScript(ctx.cfg.nftTable, published), 'published ports') : undefined;
+    const ready = Promise.all([configured, ports]).then(() => undefined);
     const created = attached.then(() => undefined);
     // Observed by the caller; avoid an unhandled rejection meanwhile.
     created.catch(() => undefined);
     ready.catch(() => undefined);
-    return { netnsPath: netnsPath(c.id), endpoints, ports: chosen, created, ready };
+    return { netnsPath: netnsPath(c.id), endpoints, ports: chosen, created, ready, settled: Promise.allSettled([configured, ports]) };
   } catch (e) {
     await configured?.catch(() => undefined); // no ip still at work while we tear down
     await teardownNetwork(ctx, c.id).catch(() => undefined);
@@ -121,7 +124,7 @@ export async function connectRunning(ctx: EngineContext, rec: ContainerRecord, a
   while (used.has(index)) index++;
   const p = plan(ctx, rec.config.id, index, a, n, !(rec.status.network?.endpoints ?? []).some((e) => !networkByName(ctx, e.network).internal));
   try {
-    await (await attach(rec.config.id, [p], false));
+    await (await attach(rec.config.id, [p], false)).inside;
   } catch (e) {
     ctx.networks.release(rec.config.id, n.id);
     throw e;

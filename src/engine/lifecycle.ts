@@ -99,7 +99,6 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
     const service = needsHostService(c) ? ensureHostService(ctx) : undefined;
     // The namespace and links are made while the root is mounted and the spec written.
     net = await setupNetwork(ctx, rec);
-    crashPoint('start:network');
     if (net.endpoints.length) status.network = { endpoints: net.endpoints, ports: net.ports };
     else delete status.network;
     await mountOverlay(ctx.paths.layers, image.record.layers.map((l) => l.chainId), dirs, { volatile: c.autoRemove });
@@ -117,6 +116,7 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
     });
     fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(spec));
     await net.created;
+    crashPoint('start:network');
     trace('start: spec written');
     // An attached berth cleans up itself, unless a restart policy applies: that is conmon's exit command's job.
     if (attach !== undefined && c.restartPolicy.name === 'no') claimCleanup(ctx, c.id);
@@ -145,7 +145,7 @@ async function startLocked(ctx: EngineContext, rec: ContainerRecord, attach?: At
     trace('start: started');
   } catch (e) {
     socket?.close();
-    await net?.ready.catch(() => undefined); // no ip or nft still at work while failStart tears down
+    await net?.settled; // no ip or nft still at work while failStart tears down
     await failStart(ctx, rec, status, e);
     throw e;
   }

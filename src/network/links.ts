@@ -65,10 +65,12 @@ export interface EndpointPlan { endpoint: NetworkEndpoint; network: NetworkRecor
 
 /**
  * Connects a container to networks: creates its namespace when `createNetns` and
- * a veth pair per network with the container end inside; resolves (with a promise
- * for the addresses and routes inside) once the namespace and links exist.
+ * a veth pair per network with the container end inside; resolves once the
+ * namespace and links exist, with `inside` for the addresses and routes inside.
+ * (Wrapped in an object: an async function returning the promise itself would
+ * only resolve once that one had.)
  */
-export async function attach(containerId: string, plans: EndpointPlan[], createNetns: boolean): Promise<Promise<void>> {
+export async function attach(containerId: string, plans: EndpointPlan[], createNetns: boolean): Promise<{ inside: Promise<void> }> {
   const ns = netnsName(containerId);
   const host: string[] = [];
   const inside: string[] = [];
@@ -89,7 +91,7 @@ export async function attach(containerId: string, plans: EndpointPlan[], createN
   await ipBatch(host);
   // The namespace exists now (runc can be pointed at it); addresses and routes only
   // have to be there before the container's process starts, so the caller may overlap this.
-  return ipBatch(inside, ns);
+  return { inside: ipBatch(inside, ns) };
 }
 
 /** Removes one network's veth from a running container (the peer goes with it). */

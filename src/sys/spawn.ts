@@ -133,7 +133,7 @@ export function spawnProcess(file: string, args: string[], opts: SpawnOptions): 
     const child = track(pid[0]!);
     const sockets = ours.map((fd) => (fd === undefined ? undefined : new net.Socket({ fd, readable: true, writable: true })));
     ours.length = 0;
-    return { pid: child.pid, stdio: sockets, exited: child.exited, kill: (sig) => { try { process.kill(child.pid, sig); } catch { /* gone */ } }, unref: child.unref };
+    return { pid: child.pid, stdio: sockets, exited: child.exited, kill: child.kill, unref: child.unref };
   } finally {
     for (const fd of [...theirs, ...ours]) if (fd !== undefined) a.close(fd);
     a.faDestroy(actions);
@@ -161,12 +161,17 @@ function watchChildren(): void {
   process.on('SIGCHLD', reap);
 }
 
-function track(pid: number): { pid: number; exited: Promise<number>; unref(): void } {
+function track(pid: number): { pid: number; exited: Promise<number>; kill(sig: NodeJS.Signals | number): void; unref(): void } {
   let waiter!: Waiter;
   const exited = new Promise<number>((resolve) => { waiter = { done: resolve, ref: true }; });
   waiting.set(pid, waiter);
   reap(); // it may have exited already
-  return { pid, exited, unref: () => { waiter.ref = false; keepAlive(); } };
+  return {
+    pid, exited,
+    // Once reaped, the pid may be another process's: never signal it then.
+    kill: (sig) => { if (waiting.get(pid) === waiter) try { process.kill(pid, sig); } catch { /* exiting */ } },
+    unref: () => { waiter.ref = false; keepAlive(); },
+  };
 }
 
 function reap(): void {

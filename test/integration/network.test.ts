@@ -129,6 +129,27 @@ test('a host port in use (by Berth or another program) is refused and nothing is
   }
 });
 
+test('a failed network setup (the veth name is taken) fails the start and leaves no namespace, port or address', async () => {
+  const id = (await t.ok(['create', '--name', 'vclash', '-p', '18396:80', 'busybox', 'sleep', '100'])).trim();
+  const taken = `vb${id.slice(0, 11)}0`;
+  assert.equal(spawnSync('ip', ['link', 'add', taken, 'type', 'veth', 'peer', 'name', `vq${id.slice(0, 11)}`]).status, 0);
+  try {
+    const r = await t.berth(['start', 'vclash']);
+    assert.equal(r.code, 125);
+    assert.match(r.stderr, /ip .*failed/);
+    assert.equal(fs.existsSync(`/run/netns/berth-${id.slice(0, 16)}`), false, 'namespace left behind');
+    const table = spawnSync('nft', ['list', 'table', 'ip', t.net.table], { encoding: 'utf8' }).stdout;
+    assert.doesNotMatch(table, /18396/, 'published port left in nftables');
+    assert.match(await t.ok(['inspect', '-f', '{{.State.Status}}', 'vclash']), /created/);
+  } finally {
+    spawnSync('ip', ['link', 'del', taken]);
+  }
+  // The port and the address were released: the same container starts now.
+  await t.ok(['start', 'vclash']);
+  assert.match(await ip('vclash'), /^10\./);
+  await t.ok(['rm', '-f', 'vclash']);
+});
+
 test('networks are isolated from each other; internal networks have no way out', async () => {
   await t.ok(['network', 'create', 'left']);
   await t.ok(['network', 'create', 'right']);

@@ -63,3 +63,13 @@ test('a signal death is 128 + the signal; kill() reaches the child; a missing pr
   assert.throws(() => spawnProcess('berth-no-such-program', [], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'ignore', 'ignore'] }),
     (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
 });
+
+test('kill() after the child was reaped signals nothing (its pid may be another process\'s by then)', async () => {
+  const child = spawnProcess('true', [], { env: { PATH: process.env.PATH }, stdio: ['ignore', 'ignore', 'ignore'] });
+  assert.equal(await child.exited, 0);
+  const original = process.kill;
+  const sent: number[] = [];
+  process.kill = ((pid: number) => { sent.push(pid); return true; }) as typeof process.kill;
+  try { child.kill('SIGKILL'); } finally { process.kill = original; }
+  assert.deepEqual(sent, []);
+});
