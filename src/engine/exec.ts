@@ -79,13 +79,14 @@ export async function execInContainer(ctx: EngineContext, containerId: string, o
   const { execDir, specFile } = prepareExec(ctx, rec, execId, o);
   trace('exec: process spec written');
   if (attach === 'inherit' && !o.tty && !o.detach) {
-    ctx.events.record('container', 'exec', c.id, c.name, { execID: execId, command: o.cmd.join(' ') });
     const exitCode = ctx.runtime.execForeground(c.id, specFile, path.join(execDir, 'oci-log'), !!o.interactive)
       .finally(() => removeTree(execDir))
       .then((code) => {
         ctx.events.record('container', 'exec_died', c.id, c.name, { execID: execId, exitCode: String(code) });
         return code;
       });
+    // Recorded while runc works, not before it starts.
+    ctx.events.record('container', 'exec', c.id, c.name, { execID: execId, command: o.cmd.join(' ') });
     return { id: execId, exitCode };
   }
   if (attach === 'inherit') throw new BerthError('internal', 'a tty exec needs attach streams');
