@@ -108,7 +108,7 @@ export class Transport {
       a = new https.Agent({
         ...common,
         rejectUnauthorized: verify,
-        // One context per host: parsing the CAs costs ~35 ms, too much to pay per connection,
+        // One context per host: parsing the CAs takes tens of ms, too much to pay per connection,
         // and nothing at all when nothing is verified (an empty list keeps Node's own out too).
         secureContext: tls.createSecureContext({
           ca: verify ? [...trustedRoots(), ...(files.ca ?? [])] : [],
