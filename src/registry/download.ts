@@ -148,8 +148,10 @@ export async function fetchLayer(ctx: EngineContext, client: RegistryClient, rep
     }
   } catch (e) {
     const cause = failed ?? e;
-    toStore.destroy();
-    toLayer?.destroy();
+    // With the error, so that the unpacker stops too (a bare destroy() would leave it waiting).
+    const stop = cause instanceof Error ? cause : new Error(messageOf(cause));
+    toStore.destroy(stop);
+    toLayer?.destroy(stop);
     await Promise.allSettled([stored, unpacked]);
     throw layerError(cause, what, origin, client.host);
   }

@@ -84,10 +84,19 @@ function toBuffer(v: unknown): Buffer {
   throw new BerthError('invalid-argument', 'layer source must be a byte stream');
 }
 
+/**
+ * A stream destroyed without an error emits only 'close': pipe() then neither
+ * ends nor fails what it feeds, and whoever waits on the far end would wait for ever.
+ */
+function onClosedEarly(input: Readable, fail: (e: Error) => void): void {
+  input.on('close', () => { if (!input.readableEnded && !input.errored) fail(corrupt('truncated layer: the layer stream was closed before its end')); });
+}
+
 function gunzip(input: Readable): Readable {
   const z = createGunzip({ chunkSize: GUNZIP_CHUNK });
   const out = new PassThrough({ highWaterMark: GUNZIP_CHUNK });
   input.on('error', (e) => out.destroy(e));
+  onClosedEarly(input, (e) => out.destroy(e));
   z.on('error', (e) => out.destroy(mapGzipError(e)));
   out.on('close', () => { z.destroy(); input.destroy(); });
   input.pipe(z).pipe(out);
@@ -136,6 +145,7 @@ function zstdFilter(input: Readable, args: string[], onFail: (stderr: string, st
     else out.destroy(onFail(stderr, signal ? `signal ${signal}` : `exit status ${code}`));
   });
   input.on('error', (e) => { inputError = e; child.kill('SIGKILL'); });
+  onClosedEarly(input, (e) => { inputError = e; child.kill('SIGKILL'); });
   child.stdin.on('error', () => { /* EPIPE when zstd exits early: its status tells why */ });
   input.pipe(child.stdin);
   return out;

@@ -95,6 +95,19 @@ test('an interrupted pull resumes without fetching finished blobs again', async 
   assert.equal(fake.blobRequests(last), 1);
 });
 
+test('a blob cut every time fails after the retries, mid-file, without hanging or leaving a half-unpacked layer', async () => {
+  await reset();
+  const [, , l2] = fake.layers();
+  fake.faults.truncate = new Map([[l2!, 100]]);
+  const r = await u.berth(['pull', ref()], { timeoutMs: 60_000 });
+  assert.equal(r.code, 125, r.stderr);
+  assert.match(r.stderr, /registry 127\.0\.0\.1:\d+ .*\(after 5 attempts\): try again later/);
+  const layersDir = path.join(u.root, 'layers');
+  const temps = fs.existsSync(layersDir) ? fs.readdirSync(layersDir).filter((n) => n.startsWith('.tmp-')) : [];
+  assert.deepEqual(temps, [], 'a half-unpacked layer was left');
+  assert.equal(await images(), '');
+});
+
 test('bad digests, bad manifests and unreachable registries fail clearly and leave nothing', async () => {
   await reset();
   const [, l1] = fake.layers();

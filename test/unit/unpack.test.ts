@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { isBerthError } from '../../src/engine/errors.js';
@@ -132,6 +132,25 @@ test('truncated gzip, tar and zstd and garbage input are corrupt', () => withWor
   await unpackFails(c, Buffer.from('this is not a tar archive at all '.repeat(40)), /not a tar archive/);
   await unpackFails(c, Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), /gzip/);
   await unpackFails(c, Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3, 4, 5, 6, 7, 8, 9]), /zstd/);
+}));
+
+test('a layer stream destroyed without an error mid-file (a download given up) fails as truncated, leaving nothing open', () => withWork(async (c) => {
+  const t = await makeTar([{ name: 'big', data: Buffer.from(Array.from({ length: 3_000_000 }, (_, i) => (i * 7919) % 251)) }]);
+  const z = spawnSync('zstd', ['-c', '-q'], { input: t }).stdout;
+  for (const [kind, blob] of [['tar', t], ['gzip', gzipSync(t)], ['zstd', z]] as const) {
+    const fdsBefore = readdirSync('/proc/self/fd').length;
+    const src = new PassThrough();
+    const unpacked = unpackLayer(src, c.dest);
+    src.write(blob.subarray(0, blob.length >> 1));
+    setTimeout(() => src.destroy(), 100);
+    const outcome = await Promise.race([
+      unpacked.then(() => 'unpacked', (e: Error) => e.message),
+      new Promise<string>((r) => setTimeout(() => r('still waiting after 10 s'), 10_000)),
+    ]);
+    assert.match(outcome, /truncated layer|closed before its end|premature close/i, kind);
+    assert.deepEqual(readdirSync(c.layers), [], `${kind}: temp dir left`);
+    assert.equal(readdirSync('/proc/self/fd').length, fdsBefore, `${kind}: a file was left open`);
+  }
 }));
 
 test('size bound: layers above maxBytes are refused', () => withWork(async (c) => {
