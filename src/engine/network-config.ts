@@ -64,6 +64,9 @@ export function resolveNetworking(ctx: EngineContext, o: NetworkOptions, img: Im
     if (o.ip) { ipToInt(o.ip); first.ip = o.ip; }
     if (o.mac) {
       if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(o.mac)) throw invalidArgument(`invalid MAC address "${o.mac}": use six hex pairs like 02:42:ac:11:00:02`);
+      // The kernel refuses these only when the container starts.
+      if (parseInt(o.mac.slice(0, 2), 16) & 1) throw invalidArgument(`invalid MAC address "${o.mac}": it is a multicast address (odd first byte); use a unicast one like 02:42:ac:11:00:02`);
+      if (/^(00:){5}00$/.test(o.mac)) throw invalidArgument(`invalid MAC address "${o.mac}": it is all zeros; use one like 02:42:ac:11:00:02`);
       first.mac = o.mac.toLowerCase();
     }
     for (const a of networks) a.aliases = [...(o.aliases ?? [])];

@@ -5,6 +5,7 @@ import type { NetworkRecord, NetworkEndpoint } from './types.js';
 import { run } from '../sys/exec.js';
 import { parseCidr } from './ipv4.js';
 import { libc } from '../sys/libc.js';
+import { BerthError } from '../engine/errors.js';
 
 const MNT_DETACH = 2;
 const EINVAL = 22; // not a mount point (a half-made namespace): only the file is left
@@ -32,7 +33,14 @@ export function macFor(ip: string): string {
 
 async function ipBatch(lines: string[], netns?: string): Promise<void> {
   if (!lines.length) return;
-  await run('ip', [...(netns ? ['-n', netns] : []), '-batch', '-'], { input: lines.join('\n') + '\n', hint: 'iproute2 must be installed' });
+  const r = await run('ip', [...(netns ? ['-n', netns] : []), '-batch', '-'], { input: lines.join('\n') + '\n', allowFailure: true });
+  if (r.code === 0) return;
+  // ip says which line failed last ("Command failed -:N") and why before it ("RTNETLINK answers: …").
+  const failed = /Command failed -:(\d+)/.exec(r.stderr);
+  const why = r.stderr.split('\n').map((l) => l.trim()).find((l) => l && !l.startsWith('Command failed')) ?? `exit status ${r.code}`;
+  const where = netns ? `inside network namespace ${netns}` : 'on the host';
+  const what = failed ? ` "ip ${lines[Number(failed[1]) - 1] ?? ''}"` : '';
+  throw new BerthError('runtime', `network setup failed ${where}:${what}: ${why}`);
 }
 
 export function bridgeExists(name: string): boolean {
@@ -79,6 +87,9 @@ export async function attach(containerId: string, plans: EndpointPlan[], createN
     inside.push('link set lo up');
   }
   for (const { endpoint: e, network: n, defaultRoute } of plans) {
+    // The names are this container's own, but a namespace released a moment ago (a stop,
+    // then a start) takes its veths with it asynchronously: let the old one go first.
+    if (!(await gone(e.hostIface))) host.push(`link del ${e.hostIface}`);
     const mtu = n.mtu ? ` mtu ${n.mtu}` : '';
     // Enslaved and up as it is made (one request fewer each); hairpin needs the port to exist.
     host.push(`link add ${e.hostIface}${mtu} master ${n.bridge} up type veth peer name ${e.iface}${mtu} netns ${ns}`);
@@ -94,6 +105,15 @@ export async function attach(containerId: string, plans: EndpointPlan[], createN
   return { inside: ipBatch(inside, ns) };
 }
 
+/** Waits up to a second for a network interface to disappear; false if it is still there. */
+async function gone(name: string): Promise<boolean> {
+  for (let waited = 0; bridgeExists(name); waited += 5) {
+    if (waited >= 1000) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return true;
+}
+
 /** Removes one network's veth from a running container (the peer goes with it). */
 export async function detach(hostIface: string): Promise<void> {
   if (bridgeExists(hostIface)) await ipBatch([`link del ${hostIface}`]);
@@ -101,7 +121,7 @@ export async function detach(hostIface: string): Promise<void> {
 
 /**
  * Drops the container's namespace; the kernel destroys its veths with it,
- * asynchronously (names are unique per container, so that never collides).
+ * asynchronously (attach() waits for them when the same container starts again).
  * What `ip netns del` does (detach the bind mount that pins the namespace,
  * remove the file), without spawning ip.
  */

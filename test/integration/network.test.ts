@@ -5,6 +5,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { TestEnv, eventually } from '../helpers/env.js';
 
@@ -129,25 +130,45 @@ test('a host port in use (by Berth or another program) is refused and nothing is
   }
 });
 
-test('a failed network setup (the veth name is taken) fails the start and leaves no namespace, port or address', async () => {
-  const id = (await t.ok(['create', '--name', 'vclash', '-p', '18396:80', 'busybox', 'sleep', '100'])).trim();
-  const taken = `vb${id.slice(0, 11)}0`;
-  assert.equal(spawnSync('ip', ['link', 'add', taken, 'type', 'veth', 'peer', 'name', `vq${id.slice(0, 11)}`]).status, 0);
-  try {
-    const r = await t.berth(['start', 'vclash']);
-    assert.equal(r.code, 125);
-    assert.match(r.stderr, /ip .*failed/);
-    assert.equal(fs.existsSync(`/run/netns/berth-${id.slice(0, 16)}`), false, 'namespace left behind');
-    const table = spawnSync('nft', ['list', 'table', 'ip', t.net.table], { encoding: 'utf8' }).stdout;
-    assert.doesNotMatch(table, /18396/, 'published port left in nftables');
-    assert.match(await t.ok(['inspect', '-f', '{{.State.Status}}', 'vclash']), /created/);
-  } finally {
-    spawnSync('ip', ['link', 'del', taken]);
-  }
+test('a network setup that fails inside the namespace fails the start and leaves no namespace, port or address', async () => {
+  // Fault injection: the real ip does all the work, except that configuring inside the
+  // container's namespace fails (as the kernel would refuse an address), while the
+  // published port's nft transaction runs at the same time.
+  const bin = fs.mkdtempSync(path.join(t.dir, 'faulty-ip-'));
+  const realIp = spawnSync('sh', ['-c', 'command -v ip'], { encoding: 'utf8' }).stdout.trim();
+  fs.writeFileSync(path.join(bin, 'ip'), `#!/bin/sh\ncase "$*" in *"-n berth-"*) echo "RTNETLINK answers: Cannot assign requested address" >&2; echo "Command failed -:2" >&2; exit 1;; esac\nexec ${realIp} "$@"\n`, { mode: 0o755 });
+  const id = (await t.ok(['create', '--name', 'vfail', '-p', '18396:80', 'busybox', 'sleep', '100'])).trim();
+  const r = await t.berth(['start', 'vfail'], { env: { ...t.env, PATH: `${bin}:${process.env.PATH}` } });
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /network setup failed inside network namespace berth-\w+: "ip link set eth0 address [0-9a-f:]+": RTNETLINK answers: Cannot assign requested address/);
+  assert.equal(fs.existsSync(`/run/netns/berth-${id.slice(0, 16)}`), false, 'namespace left behind');
+  const table = spawnSync('nft', ['list', 'table', 'ip', t.net.table], { encoding: 'utf8' }).stdout;
+  assert.doesNotMatch(table, /18396/, 'published port left in nftables');
+  assert.match(await t.ok(['inspect', '-f', '{{.State.Status}}', 'vfail']), /created/);
   // The port and the address were released: the same container starts now.
-  await t.ok(['start', 'vclash']);
-  assert.match(await ip('vclash'), /^10\./);
-  await t.ok(['rm', '-f', 'vclash']);
+  await t.ok(['start', 'vfail']);
+  assert.match(await ip('vfail'), /^10\./);
+  await t.ok(['rm', '-f', 'vfail']);
+});
+
+test('stopped and started again at once, a container gets its network back (the old veth is still going away)', async () => {
+  const id = (await t.ok(['run', '-d', '--name', 'quick', 'busybox', 'sleep', '100'])).trim();
+  for (let i = 0; i < 3; i++) {
+    await t.ok(['restart', '-t', '0', 'quick']);
+    assert.match(await ip('quick'), /^10\./);
+  }
+  // Holding the old namespace open keeps its veth alive, as a slow kernel teardown would.
+  const hold = fs.openSync(`/run/netns/berth-${id.slice(0, 16)}`, 'r');
+  try {
+    await t.ok(['restart', '-t', '0', 'quick']);
+  } finally {
+    fs.closeSync(hold);
+  }
+  assert.match(await ip('quick'), /^10\./);
+  await t.ok(['stop', '-t', '0', 'quick']);
+  await t.ok(['start', 'quick']);
+  assert.equal((await t.ok(['exec', 'quick', 'sh', '-c', 'ip -4 addr show eth0 | grep -c inet'])).trim(), '1');
+  await t.ok(['rm', '-f', 'quick']);
 });
 
 test('networks are isolated from each other; internal networks have no way out', async () => {
