@@ -159,9 +159,14 @@ async function untilStarted(c: Call, id: string): Promise<void> {
   }
 }
 
+/** The exit code once the exit has been handled (recorded, "die" written, --rm applied), as Docker's wait. */
 async function exitCodeOf(c: Call, id: string, run: Run | undefined): Promise<number> {
-  if (run) return run.exited;
-  return c.engine.waitContainer(id, c.signal);
+  if (run) {
+    const code = await run.exited;
+    await run.finished;
+    return code;
+  }
+  return c.engine.waitContainerCondition(id, 'not-running', c.signal);
 }
 
 async function untilRemoved(c: Call, id: string, run: Run | undefined): Promise<void> {
