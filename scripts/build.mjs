@@ -3,6 +3,7 @@
 //   dist/berth.blob     a V8 startup snapshot of it: the CLI starts ~20 ms faster
 //   dist/berth          the launcher that `berth` on PATH points to
 //   dist/lib.js         `import { Engine } from 'berth'`
+//   dist/layer-worker.cjs  the worker thread a pull stores and unpacks layers in
 import { build } from 'esbuild';
 import { chmodSync, readdirSync, readFileSync, writeFileSync, rmSync, renameSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -84,6 +85,17 @@ await build({
   format: 'iife',
   // better-sqlite3's JavaScript is bundled (and snapshotted); its binding is loaded by path.
   external: ['koffi'],
+  define: { BERTH_VERSION: JSON.stringify(pkg.version), BERTH_CLI: 'true', BERTH_NATIVE: JSON.stringify(native), 'import.meta.url': '""' },
+});
+// The thread that stores and unpacks layers during a pull (src/registry/layer-thread.ts), used by the CLI and lib.js.
+await build({
+  ...common,
+  plugins: [sharedBuiltins()],
+  entryPoints: ['src/registry/layer-thread.ts'],
+  outfile: `${out}/layer-worker.cjs`,
+  format: 'cjs',
+  external: ['koffi'],
+  // Like the CLI, it loads the native add-ons by path, from the package root above dist/.
   define: { BERTH_VERSION: JSON.stringify(pkg.version), BERTH_CLI: 'true', BERTH_NATIVE: JSON.stringify(native), 'import.meta.url': '""' },
 });
 await build({

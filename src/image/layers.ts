@@ -2,7 +2,6 @@
 // that has the layer, used as an overlayfs lower directory.
 import fs from 'node:fs';
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import type { ContentStore } from '../content/store.js';
 import type { ImageStore } from './store.js';
 import type { Paths } from '../engine/config.js';
@@ -37,9 +36,10 @@ export class LayerStore {
 
   /**
    * Unpacks the layer blob unless its directory exists; returns the uncompressed size.
-   * `source` streams the blob's bytes instead of the content store (a pull unpacks while it downloads).
+   * `unpack` replaces unpacking from the content store (a pull unpacks while it
+   * downloads); it is called synchronously, or not at all when there is nothing to do.
    */
-  async ensure(layer: LayerRef, source?: () => Readable): Promise<number> {
+  async ensure(layer: LayerRef, unpack?: (dest: string, diffId: string) => Promise<number>): Promise<number> {
     if (this.exists(layer.chainId)) return this.images.layerSize(layer.chainId);
     fs.mkdirSync(this.paths.layers, { recursive: true });
     if (!this.swept) {
@@ -51,8 +51,9 @@ export class LayerStore {
       // Unpacked by a process that died before recording it: the rename is atomic, so the dir is complete.
       size = dirSize(this.dir(layer.chainId));
     } else {
-      const res = await unpackLayer(source ? source() : this.content.open(layer.digest), this.dir(layer.chainId), { expectedDiffId: layer.diffId });
-      size = res.size;
+      size = unpack
+        ? await unpack(this.dir(layer.chainId), layer.diffId)
+        : (await unpackLayer(this.content.open(layer.digest), this.dir(layer.chainId), { expectedDiffId: layer.diffId })).size;
     }
     this.images.addLayer(layer.chainId, layer.diffId, layer.parent, size);
     return size;

@@ -1,19 +1,20 @@
 // Downloads one layer blob: the bytes stream at once into the content store
 // (verified against the blob digest) and into the layer unpacker (verified
-// against the diff ID), so a layer is unpacked while it arrives. The unpacker
+// against the diff ID), both in a worker thread (layer-workers.ts), so a layer
+// is unpacked while it arrives. The unpacker
 // sees the end of its stream only after the blob digest matched, so a layer
 // is never completed from bytes that fail verification. A broken connection
 // resumes with an HTTP Range request (or skips what it already has when the
 // registry ignores Range); 5xx answers are retried with backoff.
-import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
 import type { EngineContext } from '../engine/context.js';
 import { BerthError, corrupt, messageOf } from '../engine/errors.js';
 import { pin } from '../image/gc.js';
 import type { Descriptor } from '../image/types.js';
 import type { RegistryClient } from './client.js';
 import { RETRIES, TransientError, backoff, networkError, type Response } from './http.js';
-import type { ByteProgress } from './progress.js';
+import { shortId, type ByteProgress } from './progress.js';
+import type { LayerWorkers } from './layer-workers.js';
+import { trace } from '../sys/log.js';
 
 export interface LayerJob {
   desc: Descriptor;
@@ -22,36 +23,6 @@ export interface LayerJob {
   parent?: string;
   needBlob: boolean;
   needUnpack: boolean;
-}
-
-const HWM = 1 << 20;
-const COALESCE = 1 << 20;
-
-/**
- * Joins the socket's small chunks (16–64 KiB) into larger ones: every stream
- * stage after this one (hash, file, gunzip, tar) then runs far fewer times.
- */
-async function* coalesce(src: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
-  let parts: Buffer[] = [];
-  let n = 0;
-  const take = () => {
-    const b = parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
-    parts = [];
-    n = 0;
-    return b;
-  };
-  try {
-    for await (const c of src) {
-      parts.push(c);
-      n += c.length;
-      if (n >= size) yield take();
-    }
-  } catch (e) {
-    // What arrived before the failure counts: a retry resumes after it.
-    if (n) yield take();
-    throw e;
-  }
-  if (n) yield take();
 }
 
 /** Yields the blob's bytes exactly once each, resuming after failures. */
@@ -72,7 +43,7 @@ async function* blobChunks(client: RegistryClient, repo: string, desc: Descripto
       if (res.status === 200 && Number.isFinite(declared) && declared !== desc.size) {
         throw corrupt(`registry ${client.host} serves ${what} with ${declared} bytes, but the manifest says ${desc.size}: the image in the registry is damaged`);
       }
-      for await (const c of coalesce(res.body, COALESCE)) {
+      for await (const c of res.body as AsyncIterable<Buffer>) {
         let chunk = c;
         if (skip) {
           if (chunk.length <= skip) { skip -= chunk.length; continue; }
@@ -96,16 +67,12 @@ async function* blobChunks(client: RegistryClient, repo: string, desc: Descripto
   }
 }
 
-/** Waits until `s` wants more data, or its consumer has finished (or failed). */
-async function drained(s: PassThrough, consumer: Promise<unknown>): Promise<void> {
-  await Promise.race([once(s, 'drain'), consumer.then(() => undefined, () => undefined)]);
-}
-
 /**
  * Fetches (and unpacks) one layer as `job` says. `origin` names the image in
- * errors. Progress reports downloaded bytes.
+ * errors. Progress reports downloaded bytes. The bytes go to a worker thread
+ * of `workers`, which stores and unpacks them.
  */
-export async function fetchLayer(ctx: EngineContext, client: RegistryClient, repo: string, job: LayerJob, origin: string, progress: ByteProgress): Promise<void> {
+export async function fetchLayer(ctx: EngineContext, client: RegistryClient, repo: string, job: LayerJob, origin: string, progress: ByteProgress, workers: LayerWorkers): Promise<void> {
   const { desc } = job;
   const what = `layer ${desc.digest}`;
   const layerRef = { digest: desc.digest, diffId: job.diffId, chainId: job.chainId, ...(job.parent ? { parent: job.parent } : {}) };
@@ -114,45 +81,38 @@ export async function fetchLayer(ctx: EngineContext, client: RegistryClient, rep
     if (job.needUnpack) await ctx.layers.ensure(layerRef).catch((e: unknown) => { throw layerError(e, what, origin); });
     return;
   }
-  const toStore = new PassThrough({ highWaterMark: HWM });
-  const stored = ctx.content.ingest(toStore, desc.digest, { beforeCommit: (d) => pin(ctx, d) });
-  let toLayer: PassThrough | undefined;
+  const sink = workers.open(ctx.content.root, desc.digest);
   let unpacked: Promise<number> | undefined;
-  if (job.needUnpack) {
-    const pt = new PassThrough({ highWaterMark: HWM });
-    // ensure() calls the factory synchronously unless another process unpacked the layer already.
-    unpacked = ctx.layers.ensure(layerRef, () => { toLayer = pt; return pt; });
-  }
+  // ensure() asks for the unpack synchronously unless another process unpacked the layer already.
+  if (job.needUnpack) unpacked = ctx.layers.ensure(layerRef, (dest, diffId) => sink.unpackTo(dest, diffId));
   let failed: unknown;
-  stored.catch((e: unknown) => { failed ??= e; });
+  sink.stored.catch((e: unknown) => { failed ??= e; });
   unpacked?.catch((e: unknown) => { failed ??= e; });
   let bytes = 0;
+  trace(`layer ${shortId(desc.digest)} start`);
   try {
     for await (const chunk of blobChunks(client, repo, desc, what)) {
       if (failed) throw failed;
       bytes += chunk.length;
       progress.update(bytes);
-      const a = toStore.write(chunk);
-      const b = toLayer ? toLayer.write(chunk) : true;
-      if (!a) await drained(toStore, stored);
-      if (!b) await drained(toLayer!, unpacked!);
+      await sink.write(chunk);
     }
     progress.update(bytes, true);
-    toStore.end();
-    await stored;
+    trace(`layer ${shortId(desc.digest)} downloaded`);
+    sink.end();
+    await sink.stored;
+    trace(`layer ${shortId(desc.digest)} stored`);
     progress.state('Download complete');
-    toLayer?.end();
     if (unpacked) {
       progress.state('Extracting');
       await unpacked;
+      trace(`layer ${shortId(desc.digest)} unpacked`);
     }
   } catch (e) {
     const cause = failed ?? e;
-    // With the error, so that the unpacker stops too (a bare destroy() would leave it waiting).
-    const stop = cause instanceof Error ? cause : new Error(messageOf(cause));
-    toStore.destroy(stop);
-    toLayer?.destroy(stop);
-    await Promise.allSettled([stored, unpacked]);
+    // The thread removes what it wrote before it reports back.
+    sink.abort(messageOf(cause));
+    await Promise.allSettled([sink.stored, unpacked]);
     throw layerError(cause, what, origin, client.host);
   }
 }

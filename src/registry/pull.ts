@@ -12,11 +12,12 @@ import { chainIds } from '../image/layers.js';
 import { withImageLock } from '../image/lock.js';
 import { DEFAULT_DOMAIN, fullName, parseReference, repository, type Reference } from '../image/reference.js';
 import { storeImage } from '../image/writer.js';
-import { log } from '../sys/log.js';
+import { log, trace } from '../sys/log.js';
 import type { ImageConfig, Manifest } from '../image/types.js';
 import { RegistryClient, parseJson } from './client.js';
 import { lookupCredentials } from './credentials.js';
 import { fetchLayer, type LayerJob } from './download.js';
+import { LayerWorkers } from './layer-workers.js';
 import { choosePlatform, hostPlatform, parseManifest, parsePlatform, platformString, type Platform } from './manifest.js';
 import { ByteProgress, shortId, statusMessage, type ProgressCallback } from './progress.js';
 import { hostSettings, mirrorsOf, parseCreds, searchRegistries, type RegistryOptions } from './settings.js';
@@ -90,17 +91,18 @@ export async function pullImage(ctx: EngineContext, input: string, o: PullOption
   const refs = candidates(ctx, input);
   if (o.allTags && (refs[0]!.tag || refs[0]!.digest)) throw invalidArgument(`--all-tags needs a repository without a tag or digest, not "${input}"`);
   const clients = new Map<string, RegistryClient>();
+  const workers = new LayerWorkers(ctx.cfg.parallelDownloads);
   const failures: string[] = [];
   try {
     for (const ref of refs) {
       const sources = sourcesFor(ctx, ref, o, clients);
       for (const [k, src] of sources.entries()) {
         try {
-          if (!o.allTags) return [await pullOne(ctx, src, want, progress)];
+          if (!o.allTags) return [await pullOne(ctx, src, want, workers, progress)];
           const tags = await src.client.tags(src.repo);
           if (!tags.length) throw new BerthError('not-found', `${repository(ref)} has no tags`);
           const out: PulledImage[] = [];
-          for (const tag of tags) out.push(await pullOne(ctx, { ...src, ref: { ...ref, tag } }, want, progress));
+          for (const tag of tags) out.push(await pullOne(ctx, { ...src, ref: { ...ref, tag } }, want, workers, progress));
           return out;
         } catch (e) {
           if (k < sources.length - 1) {
@@ -117,11 +119,12 @@ export async function pullImage(ctx: EngineContext, input: string, o: PullOption
     }
   } finally {
     for (const c of clients.values()) c.close();
+    await workers.close();
   }
   throw new BerthError('not-found', `${input}: could not pull it from any search registry (${failures.join('; ')}): give the full name, e.g. ${fullName(refs[0]!)}`);
 }
 
-async function pullOne(ctx: EngineContext, src: Source, want: Platform, progress?: ProgressCallback): Promise<PulledImage> {
+async function pullOne(ctx: EngineContext, src: Source, want: Platform, workers: LayerWorkers, progress?: ProgressCallback): Promise<PulledImage> {
   const { client, repo, ref } = src;
   const name = fullName(ref);
   const what = name;
@@ -159,7 +162,9 @@ async function pullOne(ctx: EngineContext, src: Source, want: Platform, progress
     desc, diffId: diffIds[i]!, chainId: chains[i]!, ...(i > 0 ? { parent: chains[i - 1]! } : {}),
     needBlob: !ctx.content.has(desc.digest), needUnpack: !ctx.layers.exists(chains[i]!),
   }));
-  await runJobs(ctx, client, repo, jobs, what, progress);
+  trace('pull: manifest and config');
+  await runJobs(ctx, client, repo, jobs, what, workers, progress);
+  trace('pull: layers done');
   const id = configDigestHex(manifest);
   const before = ctx.images.get(id);
   const upToDate = !!before?.names.includes(name) && before.record.manifestDigest === manifestDigest;
@@ -170,6 +175,7 @@ async function pullOne(ctx: EngineContext, src: Source, want: Platform, progress
       manifestBytes, repoDigests: [...new Set([...prev, ...repoDigests])],
     });
   });
+  trace('pull: image recorded');
   ctx.events.record('image', 'pull', record.id, name);
   const digest = repoDigests[0]!.slice(repoDigests[0]!.indexOf('@') + 1);
   progress?.(statusMessage(`Digest: ${digest}`));
@@ -191,7 +197,7 @@ async function fetchConfig(ctx: EngineContext, client: RegistryClient, repo: str
 }
 
 /** Runs the layer jobs, at most `parallelDownloads` at a time; the first failure stops the rest. */
-async function runJobs(ctx: EngineContext, client: RegistryClient, repo: string, jobs: LayerJob[], what: string, progress?: ProgressCallback): Promise<void> {
+async function runJobs(ctx: EngineContext, client: RegistryClient, repo: string, jobs: LayerJob[], what: string, workers: LayerWorkers, progress?: ProgressCallback): Promise<void> {
   const todo: LayerJob[] = [];
   const seen = new Set<string>();
   for (const j of jobs) {
@@ -211,7 +217,7 @@ async function runJobs(ctx: EngineContext, client: RegistryClient, repo: string,
       const j = todo[next++]!;
       const id = shortId(j.desc.digest);
       try {
-        await fetchLayer(ctx, client, repo, j, what, new ByteProgress(progress, id, 'Downloading', j.desc.size));
+        await fetchLayer(ctx, client, repo, j, what, new ByteProgress(progress, id, 'Downloading', j.desc.size), workers);
         progress?.(statusMessage('Pull complete', id));
       } catch (e) {
         failure ??= e;

@@ -68,7 +68,6 @@ export async function unpackLayer(source: Readable, dest: string, opts: UnpackOp
   const tmp = join(parent, `.tmp-${process.pid}-${randomBytes(8).toString('hex')}`);
   await fsp.mkdir(tmp, { mode: 0o700 });
   let stream: Readable | undefined;
-  let ex: Extractor | undefined;
   try {
     // Owned by us with plain 0755 so new entries never inherit a setgid group.
     await fsp.chown(tmp, euid(), egid());
@@ -81,7 +80,7 @@ export async function unpackLayer(source: Readable, dest: string, opts: UnpackOp
       if (size > maxBytes) throw corrupt(`layer exceeds ${maxBytes} bytes uncompressed`);
       hash.update(b);
     });
-    ex = new Extractor(tmp, opts.allowDevices ?? true);
+    const ex = new Extractor(tmp, opts.allowDevices ?? true);
     for await (const entry of readTar(src)) {
       try {
         await ex.apply(entry);
@@ -90,7 +89,7 @@ export async function unpackLayer(source: Readable, dest: string, opts: UnpackOp
       }
     }
     await src.drain();
-    await ex.finish();
+    ex.finish();
     const diffId = `sha256:${hash.digest('hex')}`;
     if (opts.expectedDiffId !== undefined && opts.expectedDiffId !== diffId) {
       throw corrupt(`layer diffID mismatch: expected ${opts.expectedDiffId}, got ${diffId}`);
@@ -106,7 +105,6 @@ export async function unpackLayer(source: Readable, dest: string, opts: UnpackOp
   } catch (e) {
     stream?.destroy();
     source.destroy();
-    await ex?.settle(false); // no background write may land after the cleanup
     await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     throw toBerthError(e);
   }

@@ -5,6 +5,8 @@
 import { createRequire } from 'node:module';
 import { realpathSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BerthError } from '../engine/errors.js';
 
 declare const BERTH_CLI: boolean | undefined;
 declare const BERTH_NATIVE: { sqlite?: string; koffi?: string } | undefined;
@@ -53,6 +55,14 @@ export interface KoffiModule {
 export function loadKoffi(): KoffiModule {
   const p = prebuilt('koffi');
   return (p ? dlopen(p) : nodeRequire()('koffi')) as KoffiModule;
+}
+
+/** A file the build puts beside the CLI bundle and lib.js in dist/ (a worker thread's script). */
+export function distFile(name: string): string {
+  const cli = typeof BERTH_CLI !== 'undefined' && BERTH_CLI;
+  const p = cli ? path.join(path.dirname(realpathSync(process.argv[1]!)), name) : fileURLToPath(new URL(name, import.meta.url));
+  if (!existsSync(p)) throw new BerthError('internal', `${p} is missing: Berth's build is incomplete (run "npm run build")`);
+  return p;
 }
 
 /** Any other package from the node_modules beside Berth. */

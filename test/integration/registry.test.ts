@@ -234,3 +234,36 @@ test('search lists repositories and tags of a registry', async () => {
   assert.equal((await u.ok(['search', '--limit', '1', '--format', '{{.Name}}', `${reg.host}/`])).trim().split('\n').length, 1);
   assert.match((await u.berth(['search', '--filter', 'bogus=1', `${reg.host}/x`])).stderr, /invalid search filter/);
 });
+
+// Last: its pushes would change what the tests above find in the registry.
+test('a pulled image has exactly the files it was pushed with: whiteouts, opaque directories, links, owners, modes and large files', async () => {
+  // Layer 1 adds; layer 2 deletes a lower file (a whiteout) and replaces a
+  // directory (an opaque one). Both layers are unpacked by the pull's worker thread.
+  await t.ok(['run', '--network', 'none', '--name', 'x1', 'busybox', 'sh', '-c',
+    'mkdir -p /d/sub && echo a > /d/sub/a && echo keep > /k && chown 123:456 /k && chmod 4750 /k'
+    + ' && head -c 3000000 /dev/urandom > /big && ln /big /big.link && ln -s /k /sym && mkfifo /fifo']);
+  await t.ok(['commit', 'x1', 'exact:1']);
+  await t.ok(['run', '--network', 'none', '--name', 'x2', 'exact:1', 'sh', '-c', 'rm /bin/ls && rm -rf /d && mkdir /d && echo new > /d/n']);
+  await t.ok(['commit', 'x2', 'exact:1']);
+  await t.ok(['rm', 'x1', 'x2']);
+  await t.ok(['push', '-q', 'exact:1', `${reg.host}/test/exact:1`]);
+  const v = await TestEnv.create({ bootstrap: false });
+  try {
+    await v.ok(['pull', '-q', `${reg.host}/test/exact:1`]);
+    // Everything but the mount points and the files Berth writes for each container.
+    const listing = 'find / -xdev -mindepth 1 | grep -v -e "^/etc/host" -e "^/etc/resolv.conf" -e "^/proc$" -e "^/sys$" -e "^/dev$" | sort'
+      + ' | while read -r f; do stat -c "%n %F %a %u:%g %s %h %Y" "$f"; done; sha256sum /big; cat /d/n';
+    const want = await t.ok(['run', '--rm', '--network', 'none', 'exact:1', 'sh', '-c', listing]);
+    const got = await v.ok(['run', '--rm', '--network', 'none', `${reg.host}/test/exact:1`, 'sh', '-c', listing]);
+    assert.equal(got, want);
+    assert.match(got, /^\/k regular file 4750 123:456 5 1 /m);
+    assert.match(got, /^\/big regular file 644 0:0 3000000 2 /m);
+    assert.match(got, /^\/fifo fifo /m);
+    assert.match(got, /^\/sym symbolic link /m);
+    assert.doesNotMatch(got, /^\/bin\/ls /m);
+    assert.doesNotMatch(got, /^\/d\/sub/m);
+    assert.match(got, /^new$/m);
+  } finally {
+    await v.cleanup();
+  }
+});

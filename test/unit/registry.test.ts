@@ -13,6 +13,8 @@ import { hostSettings, isLoopback, mirrorsOf, parseCreds } from '../../src/regis
 import { ByteProgress, humanBytes, progressBar, type ProgressMessage } from '../../src/registry/progress.js';
 import { loadConfig } from '../../src/engine/config.js';
 import { sha256 } from '../../src/content/store.js';
+import { LayerWorkers } from '../../src/registry/layer-workers.js';
+import { BerthError } from '../../src/engine/errors.js';
 
 test('WWW-Authenticate challenges', () => {
   assert.deepEqual(parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"'), [
@@ -137,4 +139,23 @@ test('progress messages in Docker JSON form', () => {
   assert.deepEqual(seen.map((m) => m.progressDetail), [{ current: 10, total: 100 }, { current: 100, total: 100 }]);
   assert.equal(seen[0]!.id, 'abc');
   assert.equal(seen[0]!.status, 'Downloading');
+});
+
+test('a layer worker thread that dies fails its layers instead of leaving the pull waiting', { timeout: 10_000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-worker-'));
+  const script = path.join(dir, 'dies.cjs');
+  fs.writeFileSync(script, "require('node:worker_threads').parentPort.on('message', (m) => { if (m.op === 'data') throw new Error('boom'); });\n");
+  const workers = new LayerWorkers(2, script);
+  try {
+    const sink = workers.open(dir, `sha256:${'0'.repeat(64)}`);
+    const unpacked = sink.unpackTo(path.join(dir, 'layer'), `sha256:${'1'.repeat(64)}`);
+    // More than the in-flight budget: without the failure, write() would wait for acks for ever.
+    const writing = (async () => { for (let i = 0; i < 16; i++) await sink.write(Buffer.alloc(1 << 20)); })();
+    await assert.rejects(sink.stored, (e: unknown) => e instanceof BerthError && e.kind === 'internal' && /layer worker thread failed: boom/.test(e.message));
+    await assert.rejects(unpacked, /layer worker thread failed: boom/);
+    await assert.rejects(writing, /layer worker thread failed: boom/);
+  } finally {
+    await workers.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
