@@ -2,7 +2,8 @@
 // 6 layers of random data, built with `berth run` + `berth commit`) through a
 // loopback docker-registry, side by side in one run:
 //  - pull:  berth pull  vs  skopeo copy docker://… oci:…  vs  podman pull
-//           (targets: Berth ≤ 0.8× Podman and ≤ 1.0× skopeo; each into an empty store)
+//           (targets: Berth ≤ 0.8× Podman and ≤ 1.0× skopeo; each into an empty store,
+//           each told the same: do not verify TLS, as the registry speaks plain HTTP)
 //  - push:  berth push  vs  skopeo copy oci:… docker://…  (target: Berth ≤ 1.0× skopeo;
 //           each into a fresh, empty registry, so nothing is skipped or mounted)
 import fs from 'node:fs';
@@ -65,7 +66,7 @@ const pulls = [
   {
     name: 'berth pull',
     prepare() { this.d = fresh('bp'); this.b = berthEnv(this.d); },
-    argv() { return this.b.cmd('pull', '-q', ref); },
+    argv() { return this.b.cmd('pull', '-q', '--tls-verify=false', ref); },
     env() { return this.b.env; },
     cleanup() { fs.rmSync(this.d, { recursive: true, force: true }); },
   },

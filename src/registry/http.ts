@@ -54,16 +54,29 @@ export class Transport {
 
   /** Sends one request (following redirects); the caller reads or drains the body. */
   async request(method: string, target: string, init: RequestInit = {}): Promise<Response> {
-    if (!this.scheme) {
-      try {
-        this.scheme = 'https';
-        return await this.send(method, new URL(target, this.origin), init, 0);
-      } catch (e) {
-        if (!(e instanceof PlainHttpError) || !this.s.allowHttp) throw e;
-        this.scheme = 'http';
-      }
-    }
+    this.scheme ??= this.s.allowHttp && !(await this.speaksTls()) ? 'http' : 'https';
     return this.send(method, new URL(target, this.origin), init, 0);
+  }
+
+  /**
+   * Where plain HTTP is allowed, whether the host answers a TLS handshake. The
+   * probe verifies nothing, so it parses no CA: against a plain-HTTP registry
+   * a verified first try cost ~60 ms, mostly the CA bundle. Only a plain-HTTP
+   * answer means no; any other failure is left for the real request to report.
+   */
+  private speaksTls(): Promise<boolean> {
+    const url = new URL(`https://${this.s.apiHost}`);
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    return new Promise((resolve) => {
+      const sock = tls.connect({
+        host, port: Number(url.port) || 443, rejectUnauthorized: false, secureContext: tls.createSecureContext({ ca: [] }),
+        ...(net.isIP(host) ? {} : { servername: host }),
+      });
+      const done = (yes: boolean) => { sock.destroy(); resolve(yes); };
+      sock.setTimeout(IDLE_TIMEOUT_MS, () => done(true));
+      sock.once('secureConnect', () => done(true));
+      sock.once('error', (e) => done(!(networkError(this.s, url, e) instanceof PlainHttpError)));
+    });
   }
 
   private send(method: string, url: URL, init: RequestInit, hops: number): Promise<Response> {

@@ -37,7 +37,7 @@ function report(p: Promise<unknown>, id: number, op: 'stored' | 'unpacked'): Pro
   );
 }
 
-async function finish(id: number, j: Job): Promise<void> {
+async function finish(j: Job): Promise<void> {
   j.toStore.end();
   try {
     await j.stored;
@@ -65,7 +65,8 @@ port.on('message', (m: FromPull) => {
       return;
     }
     case 'data': {
-      const j = jobs.get(m.id)!;
+      const j = jobs.get(m.id);
+      if (!j) return; // aborted
       const chunk = Buffer.from(m.buf, 0, m.len);
       // The ack frees the sender's budget once every consumer has taken the chunk.
       let waiting = j.toLayer ? 2 : 1;
@@ -75,9 +76,9 @@ port.on('message', (m: FromPull) => {
       return;
     }
     case 'end': {
-      const j = jobs.get(m.id)!;
+      const j = jobs.get(m.id);
       jobs.delete(m.id);
-      void finish(m.id, j);
+      if (j) void finish(j);
       return;
     }
     case 'abort': {

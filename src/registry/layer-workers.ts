@@ -141,8 +141,8 @@ class LayerThread {
   private readonly worker: Worker;
 
   constructor(file: string) {
+    // Kept referenced: after the last byte arrives, the thread's reports are all the pull waits for.
     this.worker = new Worker(file);
-    this.worker.unref(); // a pull that fails elsewhere must not be kept alive by its threads
     this.worker.on('message', (m: ToPull) => this.sinks.get(m.id)?.receive(m));
     const died = (e: Error) => {
       for (const sink of this.sinks.values()) sink.fail(e);

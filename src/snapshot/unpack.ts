@@ -56,6 +56,9 @@ const q = (s: string) => JSON.stringify(s);
 
 /** Unpacks a layer blob into `dest` atomically; see the file comment for the rules. */
 export async function unpackLayer(source: Readable, dest: string, opts: UnpackOptions = {}): Promise<UnpackResult> {
+  // The source may fail before decompressStream listens (during the mkdirs below):
+  // that error is seen there (a destroyed stream is refused), not thrown as an uncaught 'error' event.
+  source.on('error', () => undefined);
   const maxBytes = opts.maxBytes ?? MAX_LAYER_BYTES;
   if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) throw invalidArgument(`invalid maxBytes ${maxBytes}`);
   if (opts.expectedDiffId !== undefined && !/^sha256:[0-9a-f]{64}$/.test(opts.expectedDiffId)) {

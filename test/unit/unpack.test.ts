@@ -153,6 +153,16 @@ test('a layer stream destroyed without an error mid-file (a download given up) f
   }
 }));
 
+test('a source that fails before the unpack reads it fails the unpack, not the process', () => withWork(async (c) => {
+  // A pull destroys the layer stream with the blob's error when the blob fails its digest,
+  // which can happen while unpackLayer is still making its temp dir.
+  const src = new PassThrough();
+  const unpacked = unpackLayer(src, c.dest);
+  src.destroy(new Error('blob digest mismatch: expected a, got b'));
+  await assert.rejects(unpacked, /blob digest mismatch: expected a, got b/);
+  assert.deepEqual(readdirSync(c.layers), [], 'temp dir left');
+}));
+
 test('size bound: layers above maxBytes are refused', () => withWork(async (c) => {
   const t = await makeTar([{ name: 'big', data: Buffer.alloc(200_000) }]);
   await unpackFails(c, gzipSync(t), /^layer exceeds 100000 bytes/, { maxBytes: 100_000 });
