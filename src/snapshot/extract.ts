@@ -2,10 +2,12 @@
 //
 // Metadata calls and regular files up to SMALL_FILE use plain (synchronous)
 // syscalls: each takes microseconds, while a trip through libuv's thread pool
-// waits for a turn of the event loop, which a busy pull makes long (a 400-entry
-// busybox layer took ~900 ms beside two streaming layers). Larger files stream
-// in batches through the thread pool so hashing goes on meanwhile. Each entry
-// is complete before the next is read, so nothing is in flight between them.
+// waits for a turn of the event loop, which a busy pull makes long. Measured in
+// a pull: a 400-entry busybox layer beside two streaming layers took ~900 ms
+// with thread-pool calls, and a gzip layer of 11,000 files (200 MB) 1.5 s
+// against 2.7 s. Larger files stream in batches through the thread pool so
+// hashing goes on meanwhile. Each entry is complete before the next is read,
+// so nothing is in flight between them.
 import fs, { constants as FS, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
