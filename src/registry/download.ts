@@ -1,11 +1,11 @@
 // Downloads one layer blob: the bytes stream at once into the content store
 // (verified against the blob digest) and into the layer unpacker (verified
 // against the diff ID), both in a worker thread (layer-workers.ts), so a layer
-// is unpacked while it arrives. The unpacker
-// sees the end of its stream only after the blob digest matched, so a layer
-// is never completed from bytes that fail verification. A broken connection
-// resumes with an HTTP Range request (or skips what it already has when the
-// registry ignores Range); 5xx answers are retried with backoff.
+// is unpacked while it arrives. The unpacker sees the end of its stream only
+// after the blob digest matched, so a layer is never completed from bytes that
+// fail verification. A broken connection resumes with an HTTP Range request
+// (or skips what it already has when the registry ignores Range); 5xx answers
+// are retried with backoff.
 import type { EngineContext } from '../engine/context.js';
 import { BerthError, corrupt, messageOf } from '../engine/errors.js';
 import { pin } from '../image/gc.js';

@@ -75,7 +75,7 @@ export class Transport {
       const done = (yes: boolean) => { sock.destroy(); resolve(yes); };
       sock.setTimeout(IDLE_TIMEOUT_MS, () => done(true));
       sock.once('secureConnect', () => done(true));
-      sock.once('error', (e) => done(!(networkError(this.s, url, e) instanceof PlainHttpError)));
+      sock.on('error', (e) => done(!(networkError(this.s, url, e) instanceof PlainHttpError)));
     });
   }
 
