@@ -1,7 +1,7 @@
 // A small, misbehaving registry for tests of retries and error messages. It
 // serves one image (from an OCI image layout directory, e.g. an extracted
 // `berth save --format oci-archive`) as repository "repo", tag "1", and can
-// answer errors, cut bodies short, corrupt bytes, ignore Range, or send a
+// answer errors, cut bodies short or stall them, corrupt bytes, ignore Range, or send a
 // manifest that is not JSON or is 100 MB.
 import fs from 'node:fs';
 import http from 'node:http';
@@ -13,6 +13,8 @@ export interface Faults {
   status?: Map<string, { code: number; times: number }>;
   /** Close the connection after half the body N times, for blobs with this digest. */
   truncate?: Map<string, number>;
+  /** Send half of this blob, then nothing more (the connection stays open). */
+  stall?: string;
   /** Flip a byte in this blob. */
   corrupt?: string;
   /** Serve Range requests (206); default true. */
@@ -130,6 +132,10 @@ export class FakeRegistry {
     if (start) headers['content-range'] = `bytes ${start}-${data.length - 1}/${data.length}`;
     res.writeHead(start ? 206 : 200, headers);
     if (req.method === 'HEAD') { res.end(); return; }
+    if (this.faults.stall === digest) {
+      res.write(body.subarray(0, body.length >> 1));
+      return;
+    }
     const cut = this.faults.truncate?.get(digest) ?? 0;
     if (cut > 0) {
       this.faults.truncate!.set(digest, cut - 1);

@@ -7,8 +7,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { TestEnv } from '../helpers/env.js';
+import { spawn, spawnSync } from 'node:child_process';
+import { BERTH, TestEnv, eventually } from '../helpers/env.js';
 import { FakeRegistry } from '../helpers/fake-registry.js';
 import { freePort } from '../helpers/registry.js';
 
@@ -93,6 +93,34 @@ test('an interrupted pull resumes without fetching finished blobs again', async 
   assert.equal((await u.ok(['pull', '-q', ref()])).trim(), imageId);
   for (const d of finished) assert.equal(fake.blobRequests(d), 0, `blob ${d} was fetched again`);
   assert.equal(fake.blobRequests(last), 1);
+});
+
+test('a pull killed (kill -9) mid-download leaves no image; the next pull fetches only what was missing, and GC removes the partial files', async () => {
+  await reset();
+  const layers = fake.layers();
+  const last = layers.at(-1)!;
+  const finished = layers.slice(0, -1);
+  fake.faults.stall = last;
+  const child = spawn(BERTH, u.args(['pull', '-q', ref()]), { env: u.env, stdio: 'ignore' });
+  const exited = new Promise((r) => child.on('exit', r));
+  const layersDir = path.join(u.root, 'layers');
+  const listLayers = () => (fs.existsSync(layersDir) ? fs.readdirSync(layersDir) : []);
+  // Killed once the other layers are unpacked and the last one is half sent.
+  await eventually(() => fake.blobRequests(last) === 1 && listLayers().filter((n) => /^[a-f0-9]{64}$/.test(n)).length === finished.length, 20_000, 'the first layers');
+  child.kill('SIGKILL');
+  await exited;
+  assert.equal(await images(), '', 'no image after a killed pull');
+  assert.ok(listLayers().some((n) => n.startsWith('.tmp-')), 'the killed pull was unpacking the last layer');
+
+  fake.faults = {};
+  fake.requests = [];
+  assert.equal((await u.ok(['pull', '-q', ref()])).trim(), imageId);
+  for (const d of finished) assert.equal(fake.blobRequests(d), 0, `blob ${d} was fetched again`);
+  assert.equal(fake.blobRequests(last), 1);
+  assert.equal((await u.ok(['run', '--rm', '--network', 'none', ref(), 'sh', '-c', 'wc -c < /blob2'])).trim(), '300000');
+  await u.ok(['image', 'prune']);
+  assert.deepEqual(listLayers().filter((n) => !/^[a-f0-9]{64}$/.test(n)), [], 'partial layer directories left');
+  assert.deepEqual(fs.readdirSync(path.join(u.root, 'ingest')), [], 'partial downloads left');
 });
 
 test('a blob cut every time fails after the retries, mid-file, without hanging or leaving a half-unpacked layer', async () => {
