@@ -26,7 +26,7 @@ const port = parentPort!;
 const post = (m: ToPull) => port.postMessage(m);
 
 function wire(e: unknown): WireError {
-  return e instanceof BerthError ? { kind: e.kind, message: e.message } : { kind: 'internal', message: messageOf(e) };
+  return e instanceof BerthError ? { kind: e.kind, message: e.message } : { message: messageOf(e) };
 }
 
 /** Reports how `p` ends as message `op`; returns a promise that never rejects. */

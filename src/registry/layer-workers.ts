@@ -10,7 +10,8 @@ import { Worker } from 'node:worker_threads';
 import { BerthError, type ErrorKind } from '../engine/errors.js';
 import { distFile } from '../sys/native.js';
 
-export interface WireError { kind: ErrorKind; message: string }
+/** An error as it crosses threads: a BerthError keeps its kind; any other error is plain again on arrival. */
+export interface WireError { kind?: ErrorKind; message: string }
 
 export type FromPull =
   | { op: 'blob'; id: number; root: string; digest: string }
@@ -36,7 +37,7 @@ function deferred<T>(): { promise: Promise<T> } & Settle<T> {
   return { promise, ...s };
 }
 
-const fromWire = (e: WireError) => new BerthError(e.kind, e.message);
+const fromWire = (e: WireError) => (e.kind ? new BerthError(e.kind, e.message) : new Error(e.message));
 
 /**
  * One layer's bytes on their way to a thread. `stored` settles once the blob
