@@ -61,21 +61,32 @@ export class Transport {
   /**
    * Where plain HTTP is allowed, whether the host answers a TLS handshake. The
    * probe verifies nothing, so it parses no CA: against a plain-HTTP registry
-   * a verified first try cost ~60 ms, mostly the CA bundle. Only a plain-HTTP
-   * answer means no; any other failure is left for the real request to report.
+   * a verified first try cost ~60 ms, mostly the CA bundle. A host that cannot
+   * be reached fails here as the request would; a plain-HTTP answer means no;
+   * any other TLS failure is left for the real (verified) request to report.
    */
   private speaksTls(): Promise<boolean> {
     const url = new URL(`https://${this.s.apiHost}`);
     const host = url.hostname.replace(/^\[|\]$/g, '');
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const sock = tls.connect({
         host, port: Number(url.port) || 443, rejectUnauthorized: false, secureContext: tls.createSecureContext({ ca: [] }),
         ...(net.isIP(host) ? {} : { servername: host }),
       });
-      const done = (yes: boolean) => { sock.destroy(); resolve(yes); };
-      sock.setTimeout(IDLE_TIMEOUT_MS, () => done(true));
-      sock.once('secureConnect', () => done(true));
-      sock.on('error', (e) => done(!(networkError(this.s, url, e) instanceof PlainHttpError)));
+      let connected = false;
+      const fail = (e: Error) => {
+        sock.destroy();
+        const err = networkError(this.s, url, e);
+        if (!connected) reject(err);
+        else resolve(!(err instanceof PlainHttpError));
+      };
+      sock.once('connect', () => { connected = true; });
+      sock.once('secureConnect', () => { sock.destroy(); resolve(true); });
+      sock.on('error', fail);
+      sock.setTimeout(IDLE_TIMEOUT_MS, () => {
+        connected = false; // silence is not an answer: fail as the request would
+        fail(Object.assign(new Error(`no answer for ${IDLE_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' }));
+      });
     });
   }
 
