@@ -35,6 +35,8 @@ berth.sh('save', '-o', archive, 'busybox');
 // berth serve on a private socket.
 const berthSock = path.join(dir, 'berth.sock');
 const serve = spawn(BERTH, [...berth.cmd('serve', '--host', `unix://${berthSock}`).slice(1)], { env: berth.env, stdio: ['ignore', 'ignore', 'inherit'] });
+// Listened for now: by the time the clean-up waits, the server may have exited long before.
+const serveExited = new Promise((r) => serve.once('exit', r));
 await waitForSocket(berthSock, 'berth serve');
 const berthDocker = { ...process.env, DOCKER_HOST: `unix://${berthSock}`, DOCKER_CONFIG: path.join(dir, 'docker-config') };
 
@@ -97,6 +99,6 @@ if (dockerd) {
   fs.rmSync(ddRoot, { recursive: true, force: true });
   cleanupCgroups('berth-bench-dockerd');
 }
-await new Promise((r) => serve.once('exit', r));
+await serveExited;
 cleanupCgroups('berth-bench');
 fs.rmSync(dir, { recursive: true, force: true });
