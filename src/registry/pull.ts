@@ -119,7 +119,7 @@ export async function pullImage(ctx: EngineContext, input: string, o: PullOption
     }
   } finally {
     for (const c of clients.values()) c.close();
-    await workers.close();
+    workers.close();
   }
   throw new BerthError('not-found', `${input}: could not pull it from any search registry (${failures.join('; ')}): give the full name, e.g. ${fullName(refs[0]!)}`);
 }

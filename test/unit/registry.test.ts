@@ -155,7 +155,7 @@ test('a layer worker thread that dies fails its layers instead of leaving the pu
     await assert.rejects(unpacked, /layer worker thread failed: boom/);
     await assert.rejects(writing, /layer worker thread failed: boom/);
   } finally {
-    await workers.close();
+    workers.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
