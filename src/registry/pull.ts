@@ -146,6 +146,8 @@ async function pullOne(ctx: EngineContext, src: Source, want: Platform, workers:
     repoDigests.push(`${repository(ref)}@${entry.digest}`);
   }
   const manifest: Manifest = parsed.manifest;
+  // Layers to fetch: their threads boot while the config downloads.
+  workers.warm(new Set(manifest.layers.filter((l) => !ctx.content.has(l.digest)).map((l) => l.digest)).size);
   const manifestDigest = sha256(manifestBytes);
   pin(ctx, manifestDigest, manifest.config.digest);
   const configBytes = await fetchConfig(ctx, client, repo, manifest, what);
