@@ -53,6 +53,8 @@ test('wait --condition running and removed', async () => {
   await t.ok(['start', 'wc']);
   assert.equal((await waiting).code, 0);
   const removed = t.berth(['wait', '--condition', 'removed', 'wc']);
+  // As above: the waiter must have found the container before it goes (else: no such container).
+  await new Promise((r) => setTimeout(r, 300));
   await t.ok(['rm', '-f', 'wc']);
   assert.equal((await removed).code, 0);
   assert.equal((await t.berth(['wait', '--condition', 'bogus', 'x'])).code, 125);
