@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { TestEnv } from '../helpers/env.js';
 import { Registry, digestOf } from '../helpers/registry.js';
@@ -64,6 +65,23 @@ test('push and pull round trip a multi-layer image', async () => {
   assert.equal(again.stderr.match(/: Already exists/g)?.length, 3, again.stderr);
   assert.match(again.stderr, /Status: Image is up to date/);
   assert.equal((await u.ok(['pull', '-q', `${reg.host}/test/multi:1`])), multiId + '\n');
+});
+
+test('two pulls of one image at once into one store both succeed and leave nothing partial', async () => {
+  const v = await TestEnv.create({ bootstrap: false });
+  try {
+    const [a, b] = await Promise.all([v.berth(['pull', '-q', `${reg.host}/test/multi:1`]), v.berth(['pull', '-q', `${reg.host}/test/multi:1`])]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(a.stdout.trim(), multiId);
+    assert.equal(b.stdout.trim(), multiId);
+    assert.equal((await v.ok(['run', '--rm', '--network', 'none', `${reg.host}/test/multi:1`, 'cat', '/one', '/two'])), 'one\ntwo\n');
+    const layers = fs.readdirSync(path.join(v.root, 'layers'));
+    assert.deepEqual(layers.filter((n) => !/^[a-f0-9]{64}$/.test(n)), [], 'partial layer directories left');
+    assert.deepEqual(fs.readdirSync(path.join(v.root, 'ingest')), [], 'partial downloads left');
+  } finally {
+    await v.cleanup();
+  }
 });
 
 test('on a terminal, one line per layer is redrawn in place with bytes and speed', async () => {
