@@ -87,6 +87,41 @@ test('dockerode: run (non-hijacked attach), exec, logs, archives, list filters, 
   await assert.rejects(docker.getImage('nope:1').inspect(), (e: { statusCode?: number }) => e.statusCode === 404);
 });
 
+test('wait (API and CLI) returns only once the exit has been handled, also when it is asked after the exit', async () => {
+  const box = await docker.createContainer({ Image: 'busybox', Cmd: ['sleep', '1000'], name: 'wbox', HostConfig: { NetworkMode: 'none' } });
+  await box.start();
+  const state = JSON.parse(await t.ok(['inspect', '--format', '{{json .State}}', 'wbox'])) as { Pid: number; ConmonPid: number };
+  // The moment between conmon writing the exit code and its exit command handling the exit
+  // (recording it, writing "die"), held open: conmon is stopped right after the exit code is
+  // written where it writes it. Under load this window lasted long enough for clients to see it.
+  process.kill(state.ConmonPid, 'SIGSTOP');
+  let resumed = false;
+  try {
+    const since = Math.floor(Date.now() / 1000) - 1;
+    process.kill(state.Pid, 'SIGKILL');
+    fs.writeFileSync(path.join(t.runroot, 'containers', box.id, box.id), '137');
+    assert.equal((await t.ok(['inspect', '--format', '{{.State.Status}}', 'wbox'])).trim(), 'exited');
+    const waited = box.wait().then((r: { StatusCode: number }) => ({ code: r.StatusCode, afterResume: resumed }));
+    const waitedCli = t.berth(['wait', 'wbox']).then((r) => ({ out: r.stdout.trim(), afterResume: resumed }));
+    await new Promise((r) => setTimeout(r, 500));
+    resumed = true;
+    process.kill(state.ConmonPid, 'SIGCONT');
+    const { code, afterResume } = await waited;
+    assert.ok(afterResume, 'the API wait returned before the exit was handled');
+    assert.equal(code, 137);
+    const cli = await waitedCli;
+    assert.ok(cli.afterResume, 'berth wait returned before the exit was handled');
+    assert.equal(cli.out, '137');
+    const events = await docker.getEvents({ since, until: Math.floor(Date.now() / 1000) + 1, filters: { type: ['container'], container: ['wbox'] } });
+    let text = '';
+    for await (const c of events) text += (c as Buffer).toString();
+    assert.ok(text.trim().split('\n').some((l) => (JSON.parse(l) as { Action: string }).Action === 'die'), text);
+  } finally {
+    if (!resumed) process.kill(state.ConmonPid, 'SIGCONT');
+    await box.remove({ force: true });
+  }
+});
+
 test('testcontainers: GenericContainer with a published port, an HTTP wait strategy, exec, logs, copy, stop', async () => {
   const { GenericContainer, Wait } = await import('testcontainers');
   const c = await new GenericContainer('busybox')

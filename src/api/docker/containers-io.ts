@@ -15,6 +15,8 @@ import { isBerthError, messageOf } from '../../engine/errors.js';
 import { log } from '../../sys/log.js';
 
 const active = (rec: ContainerRecord) => rec.state === 'running' || rec.state === 'paused';
+/** Exited, but its exit not handled yet (by conmon's exit command or an attached berth): no "die" yet. */
+const exitPending = (rec: ContainerRecord) => rec.state === 'stopped';
 
 function deferred<T>(): { promise: Promise<T>; resolve(v: T): void } {
   let resolve!: (v: T) => void;
@@ -179,7 +181,7 @@ async function untilRemoved(c: Call, id: string, run: Run | undefined): Promise<
 async function waitCondition(c: Call, rec: ContainerRecord, condition: string): Promise<number> {
   const id = rec.config.id;
   let run = c.state.runs.get(id);
-  if (condition === 'not-running') return active(rec) || run ? exitCodeOf(c, id, run) : rec.status.exitCode;
+  if (condition === 'not-running') return active(rec) || exitPending(rec) || run ? exitCodeOf(c, id, run) : rec.status.exitCode;
   if (!run && !active(rec)) {
     if (condition === 'removed' && rec.state !== 'created') {
       await untilRemoved(c, id, undefined);

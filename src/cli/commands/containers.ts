@@ -196,7 +196,8 @@ export const waitCommand: Command = {
   async run(ctx, p) {
     const conditions = list(p.flags.condition);
     return forEach(ctx, p.args, async (ref) => {
-      if (!conditions.length) return String(await ctx.engine().waitContainer(ref));
+      // As Docker's and Podman's: the exit is recorded (and "died" written) when wait returns.
+      if (!conditions.length) return String(await ctx.engine().waitContainerCondition(ref, 'stopped'));
       // Any of the given conditions.
       const codes = await Promise.race(conditions.map((c) => ctx.engine().waitContainerCondition(ref, c)));
       return String(codes);
