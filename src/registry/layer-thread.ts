@@ -18,7 +18,6 @@ interface Job {
   toStore: PassThrough;
   stored: Promise<unknown>;
   toLayer?: PassThrough;
-  unpacked?: Promise<unknown>;
 }
 
 const jobs = new Map<number, Job>();
@@ -60,8 +59,7 @@ port.on('message', (m: FromPull) => {
     case 'unpack': {
       const j = jobs.get(m.id)!;
       j.toLayer = new PassThrough({ highWaterMark: HWM });
-      j.unpacked = unpackLayer(j.toLayer, m.dest, { expectedDiffId: m.diffId });
-      void report(j.unpacked, m.id, 'unpacked');
+      void report(unpackLayer(j.toLayer, m.dest, { expectedDiffId: m.diffId }), m.id, 'unpacked');
       return;
     }
     case 'data': {
