@@ -76,27 +76,28 @@ function sharedBuiltins() {
   };
 }
 
-await build({
+// The CLI and its layer worker: one shared module per Node built-in, and the
+// native add-ons loaded by path, from the package root above dist/.
+const cli = {
   ...common,
   plugins: [sharedBuiltins()],
+  // better-sqlite3's JavaScript is bundled (and snapshotted); its binding is loaded by path.
+  external: ['koffi'],
+  define: { BERTH_VERSION: JSON.stringify(pkg.version), BERTH_CLI: 'true', BERTH_NATIVE: JSON.stringify(native), 'import.meta.url': '""' },
+};
+await build({
+  ...cli,
   entryPoints: ['src/cli/main.ts'],
   outfile: `${out}/berth-cli.cjs`,
   // An IIFE, so the same file can be built into a snapshot and run directly.
   format: 'iife',
-  // better-sqlite3's JavaScript is bundled (and snapshotted); its binding is loaded by path.
-  external: ['koffi'],
-  define: { BERTH_VERSION: JSON.stringify(pkg.version), BERTH_CLI: 'true', BERTH_NATIVE: JSON.stringify(native), 'import.meta.url': '""' },
 });
 // The thread that stores and unpacks layers during a pull (src/registry/layer-thread.ts), used by the CLI and lib.js.
 await build({
-  ...common,
-  plugins: [sharedBuiltins()],
+  ...cli,
   entryPoints: ['src/registry/layer-thread.ts'],
   outfile: `${out}/layer-worker.cjs`,
   format: 'cjs',
-  external: ['koffi'],
-  // Like the CLI, it loads the native add-ons by path, from the package root above dist/.
-  define: { BERTH_VERSION: JSON.stringify(pkg.version), BERTH_CLI: 'true', BERTH_NATIVE: JSON.stringify(native), 'import.meta.url': '""' },
 });
 await build({
   ...common,
