@@ -140,7 +140,7 @@ export class RegistryClient {
   /** Starts a blob download at `offset` (Range); status 206 means the range was honoured. */
   async getBlob(repo: string, digest: string, offset = 0): Promise<Response> {
     const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
-    const res = await this.send('GET', `/v2/${repo}/blobs/${digest}`, this.scopes(repo), { headers });
+    const res = await this.send('GET', `/v2/${repo}/blobs/${digest}`, this.scopes(repo), { headers, direct: true });
     if (res.status !== 200 && res.status !== 206) throw await this.statusError(res, repo, digest, 'blob');
     return res;
   }

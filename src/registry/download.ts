@@ -1,11 +1,12 @@
-// Downloads one layer blob: the bytes stream at once into the content store
-// (verified against the blob digest) and into the layer unpacker (verified
-// against the diff ID), both in a worker thread (layer-workers.ts), so a layer
-// is unpacked while it arrives. The unpacker sees the end of its stream only
-// after the blob digest matched, so a layer is never completed from bytes that
-// fail verification. A broken connection resumes with an HTTP Range request
-// (or skips what it already has when the registry ignores Range); 5xx answers
-// are retried with backoff.
+// Downloads one layer blob. The socket reads straight into 1 MiB batches
+// (direct-get.ts) for a worker thread (layer-workers.ts), where the bytes go at
+// once into the content store (verified against the blob digest) and into the
+// layer unpacker (verified against the diff ID), so a layer is unpacked while
+// it arrives. The unpacker sees the end of its stream only after the blob
+// digest matched, so a layer is never completed from bytes that fail
+// verification. A broken connection resumes with an HTTP Range request (or
+// skips what it already has when the registry ignores Range); 5xx answers are
+// retried with backoff.
 import type { EngineContext } from '../engine/context.js';
 import { BerthError, corrupt, messageOf } from '../engine/errors.js';
 import { pin } from '../image/gc.js';
@@ -15,6 +16,7 @@ import { RETRIES, TransientError, backoff, networkError, type Response } from '.
 import { shortId, type ByteProgress } from './progress.js';
 import type { LayerWorkers } from './layer-workers.js';
 import { trace } from '../sys/log.js';
+import { readInto, type BodyTarget } from './direct-get.js';
 
 export interface LayerJob {
   desc: Descriptor;
@@ -25,10 +27,14 @@ export interface LayerJob {
   needUnpack: boolean;
 }
 
-/** Yields the blob's bytes exactly once each, resuming after failures. */
-async function* blobChunks(client: RegistryClient, repo: string, desc: Descriptor, what: string): AsyncGenerator<Buffer> {
+/**
+ * Receives the blob's bytes into `into`, each exactly once, resuming after
+ * failures. `into.filled` may throw to stop the download.
+ */
+async function receiveBlob(client: RegistryClient, repo: string, desc: Descriptor, what: string, into: BodyTarget): Promise<void> {
   let offset = 0;
   let failures = 0;
+  const scratch = Buffer.allocUnsafe(64 * 1024);
   for (;;) {
     let res: Response | undefined;
     try {
@@ -43,17 +49,15 @@ async function* blobChunks(client: RegistryClient, repo: string, desc: Descripto
       if (res.status === 200 && Number.isFinite(declared) && declared !== desc.size) {
         throw corrupt(`registry ${client.host} serves ${what} with ${declared} bytes, but the manifest says ${desc.size}: the image in the registry is damaged`);
       }
-      for await (const c of res.body as AsyncIterable<Buffer>) {
-        let chunk = c;
-        if (skip) {
-          if (chunk.length <= skip) { skip -= chunk.length; continue; }
-          chunk = chunk.subarray(skip);
-          skip = 0;
-        }
-        if (offset + chunk.length > desc.size) throw corrupt(`${what} from ${client.host} is larger than the ${desc.size} bytes its manifest says: the image in the registry is damaged`);
-        offset += chunk.length;
-        yield chunk;
-      }
+      await readInto(res.body, {
+        space: () => (skip ? scratch.subarray(0, Math.min(skip, scratch.length)) : into.space()),
+        filled: (n) => {
+          if (skip) { skip -= n; return undefined; }
+          if (offset + n > desc.size) throw corrupt(`${what} from ${client.host} is larger than the ${desc.size} bytes its manifest says: the image in the registry is damaged`);
+          offset += n;
+          return into.filled(n);
+        },
+      });
       if (offset === desc.size) return;
       throw new TransientError(`the download of ${what} from ${client.host} ended after ${offset} of ${desc.size} bytes`);
     } catch (e) {
@@ -91,12 +95,15 @@ export async function fetchLayer(ctx: EngineContext, client: RegistryClient, rep
   let bytes = 0;
   trace(`layer ${shortId(desc.digest)} start`);
   try {
-    for await (const chunk of blobChunks(client, repo, desc, what)) {
-      if (failed) throw failed;
-      bytes += chunk.length;
-      progress.update(bytes);
-      await sink.write(chunk);
-    }
+    await receiveBlob(client, repo, desc, what, {
+      space: () => sink.space(),
+      filled: (n) => {
+        if (failed) throw failed;
+        bytes += n;
+        progress.update(bytes);
+        return sink.filled(n);
+      },
+    });
     progress.update(bytes, true);
     trace(`layer ${shortId(desc.digest)} downloaded`);
     sink.end();

@@ -16,11 +16,12 @@ import tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import { BerthError, invalidArgument, messageOf, runtimeError } from '../engine/errors.js';
 import type { HostSettings } from './settings.js';
+import { directGet } from './direct-get.js';
 
 export interface Response {
   status: number;
   headers: http.IncomingHttpHeaders;
-  body: http.IncomingMessage;
+  body: Readable;
   url: URL;
 }
 
@@ -29,6 +30,8 @@ export interface RequestInit {
   /** A buffer, or a factory for a fresh stream (uploads are replayed on retry). */
   body?: Buffer | (() => Readable);
   timeoutMs?: number;
+  /** A GET whose body the caller may read with DirectBody.into (blob downloads). */
+  direct?: boolean;
 }
 
 /** A network failure worth retrying (reset, timeout, truncated body). */
@@ -43,6 +46,7 @@ const USER_AGENT = 'berth/0.1 (OCI distribution client)';
 export class Transport {
   private scheme?: 'https' | 'http';
   private agents = new Map<string, http.Agent>();
+  private tlsByHost = new Map<string, tls.ConnectionOptions>();
   private tlsFiles?: { ca?: string[]; cert?: string; key?: string };
 
   constructor(readonly s: HostSettings) {}
@@ -90,26 +94,38 @@ export class Transport {
     });
   }
 
-  private send(method: string, url: URL, init: RequestInit, hops: number): Promise<Response> {
+  private async send(method: string, url: URL, init: RequestInit, hops: number): Promise<Response> {
     const secure = url.protocol === 'https:';
     const sameHost = url.host === this.s.apiHost;
     const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...init.headers };
     if (!sameHost) delete headers.authorization; // never hand registry credentials to a CDN
+    const res = (init.direct && method === 'GET' && await this.direct(url, headers, secure, sameHost, init.timeoutMs))
+      || await this.viaNode(method, url, headers, init, secure, sameHost);
+    const loc = res.headers.location;
+    if ([301, 302, 303, 307, 308].includes(res.status) && loc && (method === 'GET' || method === 'HEAD')) {
+      drain(res);
+      if (hops >= MAX_REDIRECTS) throw runtimeError(`registry ${this.s.host} redirected ${method} ${url.pathname} more than ${MAX_REDIRECTS} times`);
+      return this.send(method, new URL(loc, url), { ...init, headers }, hops + 1);
+    }
+    return res;
+  }
+
+  /** A GET whose body can be read into memory of the caller's (direct-get.ts); undefined when node:http must read it. */
+  private async direct(url: URL, headers: Record<string, string>, secure: boolean, sameHost: boolean, timeoutMs = IDLE_TIMEOUT_MS): Promise<Response | undefined> {
+    try {
+      const r = await directGet(url, headers, secure ? this.tlsOptions(url, sameHost) : undefined, timeoutMs);
+      return r && { ...r, url };
+    } catch (e) {
+      throw networkError(this.s, url, e);
+    }
+  }
+
+  private viaNode(method: string, url: URL, headers: Record<string, string>, init: RequestInit, secure: boolean, sameHost: boolean): Promise<Response> {
     const body = init.body;
-    if (Buffer.isBuffer(body)) headers['content-length'] = String(body.length);
+    if (Buffer.isBuffer(body)) headers = { ...headers, 'content-length': String(body.length) };
     return new Promise<Response>((resolve, reject) => {
       const opts: https.RequestOptions = { method, headers, agent: this.agent(url, secure, sameHost), timeout: init.timeoutMs ?? IDLE_TIMEOUT_MS };
-      const req = (secure ? https : http).request(url, opts, (res) => {
-        const status = res.statusCode ?? 0;
-        const loc = res.headers.location;
-        if ([301, 302, 303, 307, 308].includes(status) && loc && (method === 'GET' || method === 'HEAD')) {
-          res.resume();
-          if (hops >= MAX_REDIRECTS) return reject(runtimeError(`registry ${this.s.host} redirected ${method} ${url.pathname} more than ${MAX_REDIRECTS} times`));
-          this.send(method, new URL(loc, url), { ...init, headers }, hops + 1).then(resolve, reject);
-          return;
-        }
-        resolve({ status, headers: res.headers, body: res, url });
-      });
+      const req = (secure ? https : http).request(url, opts, (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url }));
       req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer for ${(init.timeoutMs ?? IDLE_TIMEOUT_MS) / 1000} s`), { code: 'ETIMEDOUT' })));
       req.on('error', (e) => reject(networkError(this.s, url, e)));
       if (body === undefined || Buffer.isBuffer(body)) { req.end(body); return; }
@@ -124,25 +140,31 @@ export class Transport {
     let a = this.agents.get(key);
     if (a) return a;
     const common = { keepAlive: true, maxSockets: 16, scheduling: 'lifo' as const };
-    if (!secure) a = new http.Agent(common);
-    else {
-      const files = sameHost ? this.tls() : {};
-      const verify = sameHost ? this.s.verify : true;
-      const hostname = url.hostname.replace(/^\[|\]$/g, '');
-      a = new https.Agent({
-        ...common,
-        rejectUnauthorized: verify,
-        // One context per host: parsing the CAs takes tens of ms, too much to pay per connection,
-        // and nothing at all when nothing is verified (an empty list keeps Node's own out too).
-        secureContext: tls.createSecureContext({
-          ca: verify ? [...trustedRoots(), ...(files.ca ?? [])] : [],
-          ...(files.cert && files.key ? { cert: files.cert, key: files.key } : {}),
-        }),
-        ...(net.isIP(hostname) ? {} : { servername: hostname }),
-      });
-    }
+    a = secure ? new https.Agent({ ...common, ...this.tlsOptions(url, sameHost) }) : new http.Agent(common);
     this.agents.set(key, a);
     return a;
+  }
+
+  /** How to speak TLS to `url`'s host: this registry's own CAs and client certificate, or the system's CAs for another host (a CDN). */
+  private tlsOptions(url: URL, sameHost: boolean): tls.ConnectionOptions {
+    const key = url.host;
+    let o = this.tlsByHost.get(key);
+    if (o) return o;
+    const files = sameHost ? this.tls() : {};
+    const verify = sameHost ? this.s.verify : true;
+    const hostname = url.hostname.replace(/^\[|\]$/g, '');
+    o = {
+      rejectUnauthorized: verify,
+      // One context per host: parsing the CAs takes tens of ms, too much to pay per connection,
+      // and nothing at all when nothing is verified (an empty list keeps Node's own out too).
+      secureContext: tls.createSecureContext({
+        ca: verify ? [...trustedRoots(), ...(files.ca ?? [])] : [],
+        ...(files.cert && files.key ? { cert: files.cert, key: files.key } : {}),
+      }),
+      ...(net.isIP(hostname) ? {} : { servername: hostname }),
+    };
+    this.tlsByHost.set(key, o);
+    return o;
   }
 
   /** CAs (*.crt) and a client certificate (*.cert + *.key) from the host's certs.d directory. */

@@ -1,8 +1,8 @@
 // Worker threads for a pull's per-byte work. Hashing, gunzip and tar
 // extraction on the main thread left one core idle while the event loop was
 // saturated (a 200 MB pull ran at ~200 MB/s whatever the network gave). The
-// main thread now only receives the bytes and hands them, in 1 MiB batches
-// transferred without a copy, to a thread (layer-thread.ts) that stores and
+// main thread now only receives the bytes, into 1 MiB batches that it then
+// transfers without a copy to a thread (layer-thread.ts) that stores and
 // unpacks them. What is decided (which blobs and layers, retries, resume, the
 // image record) stays on the main thread.
 import { availableParallelism } from 'node:os';
@@ -48,8 +48,8 @@ export class LayerSink {
   readonly stored: Promise<void>;
   private storedD = deferred<void>();
   private unpackedD: ReturnType<typeof deferred<number>> | undefined;
-  private parts: Buffer[] = [];
-  private partBytes = 0;
+  private batch: Buffer | undefined;
+  private batchBytes = 0;
   private inFlight = 0;
   private room: (() => void) | undefined;
   private failure: Error | undefined;
@@ -68,13 +68,19 @@ export class LayerSink {
     return this.unpackedD.promise;
   }
 
-  /** Queues `chunk` (copied: the caller keeps it); resolves when there is room for more. */
-  async write(chunk: Buffer): Promise<void> {
+  /** Room for the next bytes, in the batch the thread gets next (so a socket can read straight into it). */
+  space(): Buffer {
+    this.batch ??= Buffer.allocUnsafeSlow(BATCH);
+    return this.batch.subarray(this.batchBytes);
+  }
+
+  /** `n` bytes were written at the start of space(); a full batch goes to the thread. A promise: wait for room before more. */
+  filled(n: number): Promise<void> | undefined {
     if (this.failure) throw this.failure;
-    this.parts.push(chunk);
-    this.partBytes += chunk.length;
-    if (this.partBytes >= BATCH) this.flush();
-    while (this.inFlight > IN_FLIGHT && !this.failure) await new Promise<void>((r) => { this.room = r; });
+    this.batchBytes += n;
+    if (this.batchBytes === BATCH) this.flush();
+    if (this.inFlight <= IN_FLIGHT) return undefined;
+    return new Promise<void>((r) => { this.room = r; });
   }
 
   /** No more bytes: the thread verifies the blob, then finishes the unpack. */
@@ -85,22 +91,20 @@ export class LayerSink {
 
   /** Stops both consumers; `stored` (and the unpack) then reject once their temporary files are gone. */
   abort(message: string): void {
-    this.parts = [];
-    this.partBytes = 0;
+    this.batch = undefined;
+    this.batchBytes = 0;
     this.thread.send({ op: 'abort', id: this.id, message });
   }
 
-  /** One copy into memory of its own, which the thread then owns (transferred, not copied again). */
+  /** Hands the batch to the thread: transferred, not copied. */
   private flush(): void {
-    if (!this.partBytes) return;
-    const batch = Buffer.allocUnsafeSlow(this.partBytes);
-    let at = 0;
-    for (const p of this.parts) at += p.copy(batch, at);
-    this.inFlight += at;
-    this.parts = [];
-    this.partBytes = 0;
-    const buf = batch.buffer as ArrayBuffer;
-    this.thread.send({ op: 'data', id: this.id, buf, len: at }, [buf]);
+    if (!this.batchBytes) return;
+    const buf = this.batch!.buffer as ArrayBuffer;
+    const len = this.batchBytes;
+    this.batch = undefined;
+    this.batchBytes = 0;
+    this.inFlight += len;
+    this.thread.send({ op: 'data', id: this.id, buf, len }, [buf]);
   }
 
   /** A message from the thread about this layer. */

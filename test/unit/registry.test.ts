@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { parseChallenges } from '../../src/registry/auth.js';
 import { choosePlatform, convertManifest, parseManifest, parsePlatform } from '../../src/registry/manifest.js';
 import { authFilePath, authFilesToRead, lookupCredentials, removeCredentials, storeCredentials } from '../../src/registry/credentials.js';
@@ -14,6 +15,7 @@ import { ByteProgress, humanBytes, progressBar, type ProgressMessage } from '../
 import { loadConfig } from '../../src/engine/config.js';
 import { sha256 } from '../../src/content/store.js';
 import { LayerWorkers } from '../../src/registry/layer-workers.js';
+import { readInto } from '../../src/registry/direct-get.js';
 import { BerthError } from '../../src/engine/errors.js';
 
 test('WWW-Authenticate challenges', () => {
@@ -149,8 +151,8 @@ test('a layer worker thread that dies fails its layers instead of leaving the pu
   try {
     const sink = workers.open(dir, `sha256:${'0'.repeat(64)}`);
     const unpacked = sink.unpackTo(path.join(dir, 'layer'), `sha256:${'1'.repeat(64)}`);
-    // More than the in-flight budget: without the failure, write() would wait for acks for ever.
-    const writing = (async () => { for (let i = 0; i < 16; i++) await sink.write(Buffer.alloc(1 << 20)); })();
+    // More than the in-flight budget: without the failure, the reader would wait for acks for ever.
+    const writing = readInto(Readable.from(Array.from({ length: 16 }, () => Buffer.alloc(1 << 20))), sink);
     await assert.rejects(sink.stored, (e: unknown) => e instanceof BerthError && e.kind === 'internal' && /layer worker thread failed: boom/.test(e.message));
     await assert.rejects(unpacked, /layer worker thread failed: boom/);
     await assert.rejects(writing, /layer worker thread failed: boom/);
