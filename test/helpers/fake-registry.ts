@@ -1,8 +1,9 @@
 // A small, misbehaving registry for tests of retries and error messages. It
 // serves one image (from an OCI image layout directory, e.g. an extracted
 // `berth save --format oci-archive`) as repository "repo", tag "1", and can
-// answer errors, cut bodies short or stall them, corrupt bytes, ignore Range, or send a
-// manifest that is not JSON or is 100 MB.
+// answer errors, cut bodies short or stall them, corrupt bytes, ignore Range,
+// send a manifest that is not JSON or is 100 MB, require basic auth, or
+// redirect blob downloads to another host.
 import fs from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
@@ -24,10 +25,14 @@ export interface Faults {
   hugeManifest?: 'length' | 'chunked';
   /** A wrong Docker-Content-Digest for the manifest. */
   wrongDigestHeader?: boolean;
+  /** Answer blob GETs with a redirect to this host:port (another FakeRegistry, as a CDN). */
+  redirect?: string;
+  /** Require HTTP basic auth with this "user:password". */
+  basicAuth?: string;
 }
 
 export class FakeRegistry {
-  requests: { method: string; path: string; range?: string }[] = [];
+  requests: { method: string; path: string; range?: string; authorization?: string }[] = [];
   faults: Faults = {};
   private server!: http.Server;
   private port = 0;
@@ -68,7 +73,16 @@ export class FakeRegistry {
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const p = (req.url ?? '/').split('?')[0]!;
-    this.requests.push({ method: req.method ?? 'GET', path: p, ...(req.headers.range ? { range: req.headers.range } : {}) });
+    this.requests.push({
+      method: req.method ?? 'GET', path: p,
+      ...(req.headers.range ? { range: req.headers.range } : {}),
+      ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+    });
+    const auth = this.faults.basicAuth;
+    if (auth && req.headers.authorization !== `Basic ${Buffer.from(auth).toString('base64')}`) {
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="fake"' }).end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
+      return;
+    }
     for (const [key, s] of this.faults.status ?? []) {
       if (p.includes(key) && s.times > 0) {
         s.times--;
@@ -80,6 +94,10 @@ export class FakeRegistry {
     let m = /^\/v2\/repo\/manifests\/(.+)$/.exec(p);
     if (m) return this.serveManifest(m[1]!, req, res);
     m = /^\/v2\/repo\/blobs\/(sha256:[a-f0-9]{64})$/.exec(p);
+    if (m && this.faults.redirect && req.method === 'GET') {
+      res.writeHead(307, { location: `http://${this.faults.redirect}${p}?signature=fake` }).end();
+      return;
+    }
     if (m) return this.serveBlob(m[1]!, req, res);
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' }] }));
   }

@@ -15,6 +15,7 @@ import { freePort } from '../helpers/registry.js';
 let t: TestEnv;   // builds the image
 let u: TestEnv;   // pulls
 let fake: FakeRegistry;
+let layout = '';
 let imageId = '';
 
 before(async () => {
@@ -28,7 +29,7 @@ before(async () => {
   imageId = (await t.ok(['image', 'inspect', '--format', '{{.Id}}', 'faulty:1'])).trim();
   const archive = path.join(t.dir, 'faulty.tar');
   await t.ok(['save', '--format', 'oci-archive', '-o', archive, 'faulty:1']);
-  const layout = path.join(t.dir, 'layout');
+  layout = path.join(t.dir, 'layout');
   fs.mkdirSync(layout);
   assert.equal(spawnSync('tar', ['-xf', archive, '-C', layout]).status, 0);
   fake = await FakeRegistry.start(layout);
@@ -78,6 +79,24 @@ test('5xx answers and cut connections are retried; a cut blob resumes with Range
   fake.faults.range = false;
   fake.faults.truncate = new Map([[l2!, 1]]);
   assert.equal((await u.ok(['pull', '-q', ref()])).trim(), imageId);
+});
+
+test('blobs redirected to another host (a CDN) are fetched there, and the registry credentials stay with the registry', async () => {
+  await reset();
+  const cdn = await FakeRegistry.start(layout);
+  try {
+    fake.faults.redirect = cdn.host;
+    fake.faults.basicAuth = 'alice:secret';
+    const r = await u.berth(['pull', '-q', '--creds', 'alice:secret', ref()]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), imageId);
+    const fetched = cdn.requests.filter((q) => q.method === 'GET').map((q) => q.path.split('/').pop());
+    for (const d of fake.layers()) assert.ok(fetched.includes(d), `layer ${d} came from the CDN`);
+    assert.deepEqual(cdn.requests.filter((q) => q.authorization), [], 'no credentials were sent to the CDN');
+    assert.ok(fake.requests.some((q) => q.path.includes('/blobs/') && q.authorization?.startsWith('Basic ')), 'the registry got them');
+  } finally {
+    cdn.stop();
+  }
 });
 
 test('an interrupted pull resumes without fetching finished blobs again', async () => {
