@@ -4,8 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { BerthError, corrupt } from '../engine/errors.js';
 import { mkdirp } from '../sys/fsutil.js';
 
@@ -85,31 +84,20 @@ export class ContentStore {
    * discards the bytes and throws; without it the blob is stored under its computed digest.
    */
   async ingest(source: Readable, expected?: string, opts: { maxBytes?: number; beforeCommit?: (digest: string) => void } = {}): Promise<IngestResult> {
-    this.prepare();
-    const tmp = path.join(this.ingestDir, `${process.pid}-${randomBytes(6).toString('hex')}`);
-    const hash = createHash('sha256');
-    let size = 0;
-    const max = opts.maxBytes ?? Number.MAX_SAFE_INTEGER;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        size += chunk.length;
-        if (size > max) return cb(corrupt(`blob exceeds the size limit of ${max} bytes`));
-        hash.update(chunk);
-        cb(null, chunk);
-      },
-    });
+    const w = this.writer(expected, opts.maxBytes);
     try {
-      await pipeline(source, meter, fs.createWriteStream(tmp, { mode: 0o644 }));
-      const digest = 'sha256:' + hash.digest('hex');
-      if (expected && expected !== digest) throw corrupt(`blob digest mismatch: expected ${expected}, got ${digest}`);
-      const target = this.blobPath(digest);
-      opts.beforeCommit?.(digest);
-      fs.renameSync(tmp, target);
-      return { digest, size, path: target };
+      for await (const chunk of source) w.write(chunk as Buffer);
+      return w.commit(opts.beforeCommit);
     } catch (e) {
-      fs.rmSync(tmp, { force: true });
+      w.abort();
       throw e;
     }
+  }
+
+  /** A blob written piece by piece; see BlobWriter. */
+  writer(expected?: string, maxBytes = Number.MAX_SAFE_INTEGER): BlobWriter {
+    this.prepare();
+    return new BlobWriter(path.join(this.ingestDir, `${process.pid}-${randomBytes(6).toString('hex')}`), (d) => this.blobPath(d), expected, maxBytes);
   }
 
   delete(digest: string): void {
@@ -133,5 +121,47 @@ export class ContentStore {
       const pid = Number(n.split('-')[0]);
       if (!alive(pid)) fs.rmSync(path.join(this.ingestDir, n), { force: true, recursive: true });
     }
+  }
+}
+
+/**
+ * One blob on its way into the store, written with plain syscalls: a write of
+ * a piece costs less than a round trip through libuv's thread pool, and a
+ * layer worker thread may block. It is hashed as it goes and becomes visible
+ * only when commit() found the digest it expected.
+ */
+export class BlobWriter {
+  private readonly hash = createHash('sha256');
+  private fd: number | undefined;
+  private size = 0;
+
+  constructor(private readonly tmp: string, private readonly pathOf: (digest: string) => string, private readonly expected: string | undefined, private readonly maxBytes: number) {
+    this.fd = fs.openSync(tmp, 'w', 0o644);
+  }
+
+  write(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > this.maxBytes) throw corrupt(`blob exceeds the size limit of ${this.maxBytes} bytes`);
+    this.hash.update(chunk);
+    for (let at = 0; at < chunk.length;) at += fs.writeSync(this.fd!, chunk, at);
+  }
+
+  /** Checks the digest and renames the blob into place; `beforeCommit` runs just before it appears. */
+  commit(beforeCommit?: (digest: string) => void): IngestResult {
+    fs.closeSync(this.fd!);
+    this.fd = undefined;
+    const digest = 'sha256:' + this.hash.digest('hex');
+    if (this.expected && this.expected !== digest) throw corrupt(`blob digest mismatch: expected ${this.expected}, got ${digest}`);
+    const target = this.pathOf(digest);
+    beforeCommit?.(digest);
+    fs.renameSync(this.tmp, target);
+    return { digest, size: this.size, path: target };
+  }
+
+  /** Removes what was written (after a failure; harmless after commit). */
+  abort(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+    fs.rmSync(this.tmp, { force: true });
   }
 }

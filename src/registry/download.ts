@@ -133,5 +133,9 @@ function layerError(e: unknown, what: string, origin: string, host?: string): Be
     if (e.kind === 'corrupt' && !msg.includes(origin)) return corrupt(`${what} of ${origin}: ${msg}`);
     return e;
   }
+  // Errors from a worker thread arrive as text: "ENOSPC: no space left on device, write".
+  if (/^(ENOSPC|EDQUOT)\b/.test(msg)) {
+    return new BerthError('runtime', `${what} of ${origin}: ${msg}: free some space (berth system prune removes what no image uses) and pull again; what was complete is kept`);
+  }
   return new BerthError('runtime', `${what} of ${origin}: ${msg}`);
 }

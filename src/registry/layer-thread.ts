@@ -1,13 +1,13 @@
 // The body of a layer worker thread (built into dist/layer-worker.cjs; the
 // pull side is layer-workers.ts). It takes the bytes of layer blobs as they
 // arrive and does the work that costs CPU per byte: the blob goes into the
-// content store (hashed, verified, renamed into place) and, when asked, the
-// same bytes are gunzipped, hashed and unpacked by unpackLayer. These are the
-// same functions an in-process unpack uses; the thread only feeds them. The
+// content store (a BlobWriter: hashed, written, renamed into place once its
+// digest matched) and, when asked, the same bytes are gunzipped, hashed and
+// unpacked by unpackLayer, the same function an in-process unpack uses. The
 // unpacker sees the end of its stream only after the blob digest matched.
 import { PassThrough } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
-import { ContentStore } from '../content/store.js';
+import { ContentStore, type BlobWriter } from '../content/store.js';
 import { BerthError, messageOf } from '../engine/errors.js';
 import { unpackLayer } from '../snapshot/unpack.js';
 import type { FromPull, ToPull, WireError } from './layer-workers.js';
@@ -15,8 +15,8 @@ import type { FromPull, ToPull, WireError } from './layer-workers.js';
 const HWM = 1 << 20;
 
 interface Job {
-  toStore: PassThrough;
-  stored: Promise<unknown>;
+  /** Undefined once the blob was stored, failed or aborted. */
+  blob: BlobWriter | undefined;
   toLayer?: PassThrough;
 }
 
@@ -28,63 +28,72 @@ function wire(e: unknown): WireError {
   return e instanceof BerthError ? { kind: e.kind, message: e.message } : { message: messageOf(e) };
 }
 
-/** Reports how `p` ends as message `op`; returns a promise that never rejects. */
-function report(p: Promise<unknown>, id: number, op: 'stored' | 'unpacked'): Promise<unknown> {
-  return p.then(
-    (r) => post(op === 'stored' ? { op, id } : { op, id, size: (r as { size: number }).size }),
-    (e: unknown) => post({ op, id, error: wire(e) }),
-  );
-}
-
-async function finish(j: Job): Promise<void> {
-  j.toStore.end();
-  try {
-    await j.stored;
-  } catch (e) {
-    j.toLayer?.destroy(e instanceof Error ? e : new Error(messageOf(e)));
-    return;
+/** The blob failed (a write, its digest, an abort): its file is removed, the failure reported once, and the unpack stopped. */
+function fail(id: number, j: Job, e: unknown): void {
+  if (j.blob) {
+    j.blob.abort();
+    j.blob = undefined;
+    post({ op: 'stored', id, error: wire(e) });
   }
-  j.toLayer?.end();
+  j.toLayer?.destroy(e instanceof Error ? e : new Error(messageOf(e)));
 }
 
 port.on('message', (m: FromPull) => {
   switch (m.op) {
     case 'blob': {
-      const toStore = new PassThrough({ highWaterMark: HWM });
-      const stored = new ContentStore(m.root).ingest(toStore, m.digest);
-      jobs.set(m.id, { toStore, stored });
-      void report(stored, m.id, 'stored');
+      try {
+        jobs.set(m.id, { blob: new ContentStore(m.root).writer(m.digest) });
+      } catch (e) {
+        jobs.set(m.id, { blob: undefined });
+        post({ op: 'stored', id: m.id, error: wire(e) });
+      }
       return;
     }
     case 'unpack': {
       const j = jobs.get(m.id)!;
       j.toLayer = new PassThrough({ highWaterMark: HWM });
-      void report(unpackLayer(j.toLayer, m.dest, { expectedDiffId: m.diffId }), m.id, 'unpacked');
+      unpackLayer(j.toLayer, m.dest, { expectedDiffId: m.diffId }).then(
+        (r) => post({ op: 'unpacked', id: m.id, size: r.size }),
+        (e: unknown) => post({ op: 'unpacked', id: m.id, error: wire(e) }),
+      );
       return;
     }
     case 'data': {
       const j = jobs.get(m.id);
-      if (!j) return; // aborted
+      // The ack frees the sender's budget once the bytes are written and the unpacker took them.
+      const ack = () => post({ op: 'ack', id: m.id, bytes: m.len });
+      if (!j?.blob) return ack(); // failed or aborted: the bytes go nowhere
       const chunk = Buffer.from(m.buf, 0, m.len);
-      // The ack frees the sender's budget once every consumer has taken the chunk.
-      let waiting = j.toLayer ? 2 : 1;
-      const taken = () => { if (--waiting === 0) post({ op: 'ack', id: m.id, bytes: m.len }); };
-      j.toStore.write(chunk, taken);
-      j.toLayer?.write(chunk, taken);
+      try {
+        j.blob.write(chunk);
+      } catch (e) {
+        fail(m.id, j, e);
+        return ack();
+      }
+      if (j.toLayer) j.toLayer.write(chunk, ack);
+      else ack();
       return;
     }
     case 'end': {
       const j = jobs.get(m.id);
       jobs.delete(m.id);
-      if (j) void finish(j);
+      if (!j?.blob) return;
+      try {
+        j.blob.commit();
+      } catch (e) {
+        fail(m.id, j, e);
+        return;
+      }
+      j.blob = undefined;
+      post({ op: 'stored', id: m.id });
+      // Only now, with the blob digest matched, may the unpacker see the end of its stream.
+      j.toLayer?.end();
       return;
     }
     case 'abort': {
       const j = jobs.get(m.id);
       jobs.delete(m.id);
-      const err = new Error(m.message);
-      j?.toStore.destroy(err);
-      j?.toLayer?.destroy(err);
+      if (j) fail(m.id, j, new Error(m.message));
       return;
     }
   }

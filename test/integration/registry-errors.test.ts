@@ -99,6 +99,30 @@ test('blobs redirected to another host (a CDN) are fetched there, and the regist
   }
 });
 
+test('a pull into a full disk fails clearly and leaves no partial blob, layer or image', async (tc) => {
+  await reset();
+  const v = await TestEnv.create({ bootstrap: false });
+  fs.mkdirSync(v.root, { recursive: true });
+  // Room for the store's database, not for the image (~2 MB of blobs and as much unpacked).
+  if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1200k', 'tmpfs', v.root]).status !== 0) {
+    tc.skip('cannot mount a tmpfs here');
+    await v.cleanup();
+    return;
+  }
+  try {
+    const r = await v.berth(['pull', '-q', ref()]);
+    assert.equal(r.code, 125, r.stderr);
+    assert.match(r.stderr, /no space left on device, write: free some space \(berth system prune/);
+    assert.equal(r.stderr.split('\n').filter((l) => l.startsWith('Error:')).length, 1, r.stderr);
+    assert.equal((await v.ok(['images', '-q'])).trim(), '');
+    const left = spawnSync('find', [v.root, '-path', '*/ingest/*', '-o', '-name', '.tmp-*'], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(left, '', 'partial downloads or layer directories left behind');
+  } finally {
+    spawnSync('umount', [v.root]);
+    await v.cleanup();
+  }
+});
+
 test('an interrupted pull resumes without fetching finished blobs again', async () => {
   await reset();
   const layers = fake.layers();
