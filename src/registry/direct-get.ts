@@ -126,7 +126,7 @@ function parseHead(text: string): { status: number; headers: IncomingHttpHeaders
   const m = STATUS_LINE.exec(first!);
   if (!m) throw socketError(`the answer is not HTTP/1.1 (it starts ${JSON.stringify(first!.slice(0, 40))})`, 'HPE_INVALID_CONSTANT');
   const status = Number(m[1]);
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>; // a header may be named "__proto__"
   for (const line of rest) {
     const h = HEADER_LINE.exec(line);
     if (!h) throw socketError(`invalid header line ${JSON.stringify(line.slice(0, 60))}`, 'HPE_INVALID_HEADER_TOKEN');

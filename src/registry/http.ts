@@ -1,7 +1,9 @@
 // HTTP to one registry host with node:http/https: keep-alive agents, the
 // host's own CA certificates (certs.d), plain-HTTP fallback where allowed,
 // redirects (blob downloads often go to a CDN), timeouts, and network errors
-// turned into one-line messages that say what to do.
+// turned into one-line messages that say what to do. Blob GETs go on a
+// connection of their own (direct-get.ts) whose body can be read straight
+// into a layer worker's memory.
 //
 // Why node:https and not fetch: Node 20's fetch (its bundled undici) takes no
 // per-request CA without the undici package, and its web streams would sit

@@ -61,7 +61,7 @@ test('a Content-Length body arrives whole into the target, with pauses, and as a
   const requests: string[] = [];
   const srv = await rawServer((s, head) => {
     requests.push(head);
-    s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nX-Two: a\r\nx-two: b\r\n\r\n`);
+    s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nX-Two: a\r\nx-two: b\r\n__proto__: x\r\nconstructor: y\r\n\r\n`);
     s.end(body);
   });
   try {
@@ -69,6 +69,8 @@ test('a Content-Length body arrives whole into the target, with pauses, and as a
     assert.ok(r);
     assert.equal(r.status, 200);
     assert.equal(r.headers['x-two'], 'a, b', 'repeated headers are joined as node:http does');
+    assert.equal(r.headers.constructor, 'y', 'header names are only names');
+    assert.equal(Object.getPrototypeOf(r.headers), null);
     const t = hashingTarget();
     await readInto(r.body, t);
     assert.equal(t.bytes(), body.length);
