@@ -8,6 +8,7 @@
 // Only the response head is parsed here, strictly. A response whose body is
 // not delimited by Content-Length (chunked, or read to the close) is left to
 // node:http: `directGet` answers undefined and the caller asks again there.
+// Connections are kept for the next GET to the same origin (DirectPool).
 import net from 'node:net';
 import tls from 'node:tls';
 import { Readable } from 'node:stream';
@@ -28,7 +29,7 @@ export interface DirectResponse {
 }
 
 const MAX_HEAD = 64 * 1024;
-const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: [^\r\n]*)?$/;
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: [^\r\n]*)?$/;
 const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\r\n\0]*?)[ \t]*$/;
 
 /** A socket-level failure, as node:http would report it (networkError() reads the code). */
@@ -40,92 +41,197 @@ function socketError(message: string, code: string): Error {
  * Sends GET `url` with `headers` (over TLS with `tlsOptions` for https) and
  * reads the response head. Undefined: the body is not Content-Length
  * delimited, so this connection was closed unread and the caller should use
- * node:http. Rejects with the socket's error before a head arrives.
+ * node:http. Rejects with the socket's error before a head arrives. With a
+ * `pool`, the connection serves the next GET to the same origin once its body
+ * was read to the end, as with a keep-alive agent: no new TCP and TLS
+ * handshakes per blob.
  */
-export function directGet(url: URL, headers: Record<string, string>, tlsOptions: tls.ConnectionOptions | undefined, timeoutMs: number): Promise<DirectResponse | undefined> {
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const port = Number(url.port) || (tlsOptions ? 443 : 80);
-  const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`, `host: ${url.host}`, 'connection: close'];
+export async function directGet(url: URL, headers: Record<string, string>, tlsOptions: tls.ConnectionOptions | undefined, timeoutMs: number, pool?: DirectPool): Promise<DirectResponse | undefined> {
+  const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`, `host: ${url.host}`, ...(pool ? [] : ['connection: close'])];
   for (const [k, v] of Object.entries(headers)) {
     if (/[\r\n\0]/.test(k + v)) throw new Error(`header ${k} holds a line break`);
     lines.push(`${k}: ${v}`);
   }
   const request = lines.join('\r\n') + '\r\n\r\n';
-  return new Promise((resolve, reject) => {
-    const conn = new DirectConnection(resolve, reject);
-    const onread = { buffer: () => conn.space(), callback: (n: number, buf: Buffer) => conn.received(n, buf) };
-    const sock = tlsOptions
-      ? tls.connect({ ...tlsOptions, host, port, onread } as tls.ConnectionOptions)
-      : net.connect({ host, port, onread } as net.NetConnectOpts);
-    conn.attach(sock, timeoutMs);
-    sock.once(tlsOptions ? 'secureConnect' : 'connect', () => sock.write(request));
-  });
+  const origin = `${url.protocol}//${url.host}`;
+  const release = (c: Conn) => pool?.give(origin, c);
+  const idle = pool?.take(origin);
+  if (idle) {
+    try {
+      return await new Exchange(idle, request, timeoutMs, true, release).response;
+    } catch (e) {
+      // The server closed the idle connection as we sent: ask again on a new one, as a keep-alive agent does.
+      if (!(e instanceof StaleConnection)) throw e;
+    }
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const conn = new Conn(host, Number(url.port) || (tlsOptions ? 443 : 80), tlsOptions);
+  return new Exchange(conn, request, timeoutMs, false, release).response;
 }
 
-/** One connection: first its head, then its body for the DirectBody. */
-class DirectConnection {
-  private sock!: net.Socket;
-  private head: Buffer | undefined = Buffer.allocUnsafe(MAX_HEAD);
-  private headBytes = 0;
-  body: DirectBody | undefined;
+/** A kept connection that failed before any byte of the answer: nothing was lost, try a new one. */
+class StaleConnection extends Error {}
 
-  constructor(private resolve: (r: DirectResponse | undefined) => void, private reject: (e: Error) => void) {}
+/** Idle connections of direct GETs, by origin, for the next GET there. */
+export class DirectPool {
+  private readonly idle = new Map<string, Conn[]>();
 
-  attach(sock: net.Socket, timeoutMs: number): void {
-    this.sock = sock;
-    sock.setTimeout(timeoutMs, () => sock.destroy(socketError(`no answer for ${timeoutMs / 1000} s`, 'ETIMEDOUT')));
-    sock.on('error', (e) => this.fail(e));
-    sock.on('close', () => this.fail(socketError('the connection closed before the whole response arrived (premature close)', 'ECONNRESET')));
+  take(origin: string): Conn | undefined {
+    const list = this.idle.get(origin);
+    for (let c = list?.pop(); c; c = list!.pop()) if (c.wake()) return c;
+    return undefined;
   }
 
-  private fail(e: Error): void {
+  give(origin: string, c: Conn): void {
+    let list = this.idle.get(origin);
+    if (!list) this.idle.set(origin, (list = []));
+    const kept = list;
+    kept.push(c);
+    c.rest(() => { const i = kept.indexOf(c); if (i >= 0) kept.splice(i, 1); });
+  }
+
+  close(): void {
+    for (const list of this.idle.values()) for (const c of list) c.sock.destroy();
+    this.idle.clear();
+  }
+}
+
+/** How long an idle connection is kept. */
+const KEEP_IDLE_MS = 30_000;
+/** Where bytes go that arrive when no exchange expects them (they close the connection). */
+const SPARE = Buffer.allocUnsafe(256);
+
+/** One connection; its reads go to the exchange on it now. */
+class Conn {
+  readonly sock: net.Socket;
+  exchange: Exchange | undefined;
+  private onIdleClose: (() => void) | undefined;
+
+  constructor(host: string, port: number, tlsOptions: tls.ConnectionOptions | undefined) {
+    const onread = {
+      buffer: () => this.exchange?.space() ?? SPARE,
+      callback: (n: number, buf: Buffer) => {
+        if (this.exchange) return this.exchange.received(n, buf);
+        this.sock.destroy(); // a server talking out of turn
+        return false;
+      },
+    };
+    this.sock = tlsOptions
+      ? tls.connect({ ...tlsOptions, host, port, onread } as tls.ConnectionOptions)
+      : net.connect({ host, port, onread } as net.NetConnectOpts);
+    this.sock.on('error', (e) => this.exchange?.fail(e));
+    this.sock.on('close', () => {
+      this.exchange?.fail(socketError('the connection closed before the whole response arrived (premature close)', 'ECONNRESET'));
+      this.onIdleClose?.();
+    });
+    this.sock.on('timeout', () => {
+      const ex = this.exchange;
+      this.sock.destroy(ex && socketError(`no answer for ${ex.timeoutMs / 1000} s`, 'ETIMEDOUT'));
+    });
+  }
+
+  /** Idle: it does not keep the process alive, and it closes after a while. */
+  rest(onClose: () => void): void {
+    this.exchange = undefined;
+    this.onIdleClose = onClose;
+    this.sock.setTimeout(KEEP_IDLE_MS);
+    this.sock.unref();
+  }
+
+  /** Taken from the pool: false when it closed meanwhile. */
+  wake(): boolean {
+    this.onIdleClose = undefined;
+    if (this.sock.destroyed) return false;
+    this.sock.ref();
+    return true;
+  }
+}
+
+/** One request and its response on a connection: first the head, then the body for the DirectBody. */
+class Exchange {
+  readonly response: Promise<DirectResponse | undefined>;
+  private resolve!: (r: DirectResponse | undefined) => void;
+  private reject!: (e: Error) => void;
+  private head: Buffer | undefined = Buffer.allocUnsafe(MAX_HEAD);
+  private headBytes = 0;
+  /** The memory the socket reads into next. */
+  private given: Buffer | undefined;
+  private body: DirectBody | undefined;
+
+  constructor(private readonly conn: Conn, request: string, readonly timeoutMs: number, private readonly reused: boolean, private readonly release: (c: Conn) => void) {
+    this.response = new Promise((resolve, reject) => { this.resolve = resolve; this.reject = reject; });
+    conn.exchange = this;
+    conn.sock.setTimeout(timeoutMs);
+    if (reused) conn.sock.write(request);
+    else conn.sock.once(conn.sock instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => conn.sock.write(request));
+  }
+
+  fail(e: Error): void {
     if (this.body) this.body.failed(e);
-    else if (this.head) { this.head = undefined; this.reject(e); }
+    else if (this.head) {
+      const stale = this.reused && this.headBytes === 0;
+      this.head = undefined;
+      this.reject(stale ? new StaleConnection(e.message) : e);
+    }
   }
 
   space(): Buffer {
     if (this.body) return this.body.space();
-    return this.head ? this.head.subarray(this.headBytes) : Buffer.allocUnsafe(1);
+    return (this.given = this.head ? this.head.subarray(this.headBytes) : SPARE);
   }
 
   received(n: number, buf: Buffer): boolean {
     if (this.body) return this.body.received(n, buf);
     if (!this.head) return false;
+    // A kept connection's first read was asked for while it was idle: it went to SPARE.
+    if (buf !== this.given) buf.copy(this.head, this.headBytes, 0, n);
     this.headBytes += n;
     const end = this.head.subarray(0, this.headBytes).indexOf('\r\n\r\n');
     if (end < 0) {
       if (this.headBytes < MAX_HEAD) return true;
-      this.sock.destroy(socketError(`response headers larger than ${MAX_HEAD / 1024} KiB`, 'HPE_HEADER_OVERFLOW'));
+      this.conn.sock.destroy(socketError(`response headers larger than ${MAX_HEAD / 1024} KiB`, 'HPE_HEADER_OVERFLOW'));
       return false;
     }
     const head = this.head;
     this.head = undefined;
-    let parsed: { status: number; headers: IncomingHttpHeaders; length: number | undefined };
+    let parsed: ParsedHead;
     try {
       parsed = parseHead(head.toString('latin1', 0, end));
     } catch (e) {
-      this.sock.destroy();
+      this.conn.sock.destroy();
       this.reject(e as Error);
       return false;
     }
     if (parsed.length === undefined) {
-      this.sock.destroy();
+      this.conn.sock.destroy();
       this.resolve(undefined);
       return false;
     }
-    this.body = new DirectBody(this.sock, parsed.length);
+    // Read to its end (and not a byte more), the connection serves the next GET unless a side closes it.
+    const finished = (clean: boolean): boolean => {
+      this.conn.exchange = undefined;
+      if (clean && parsed.keepAlive) {
+        this.release(this.conn);
+        return true;
+      }
+      this.conn.sock.destroy();
+      return false;
+    };
+    this.body = new DirectBody(this.conn.sock, parsed.length, finished);
     this.resolve({ status: parsed.status, headers: parsed.headers, body: this.body });
     // Body bytes that came with the head.
     return this.body.received(this.headBytes - end - 4, head.subarray(end + 4, this.headBytes));
   }
 }
 
+interface ParsedHead { status: number; headers: IncomingHttpHeaders; length: number | undefined; keepAlive: boolean }
+
 /** Status and headers (names in lower case, repeats joined as node:http does); `length` undefined unless Content-Length delimits the body. */
-function parseHead(text: string): { status: number; headers: IncomingHttpHeaders; length: number | undefined } {
+function parseHead(text: string): ParsedHead {
   const [first, ...rest] = text.split('\r\n');
   const m = STATUS_LINE.exec(first!);
   if (!m) throw socketError(`the answer is not HTTP/1.1 (it starts ${JSON.stringify(first!.slice(0, 40))})`, 'HPE_INVALID_CONSTANT');
-  const status = Number(m[1]);
+  const status = Number(m[2]);
   const headers: Record<string, string> = Object.create(null) as Record<string, string>; // a header may be named "__proto__"
   for (const line of rest) {
     const h = HEADER_LINE.exec(line);
@@ -141,7 +247,9 @@ function parseHead(text: string): { status: number; headers: IncomingHttpHeaders
   }
   if (headers['transfer-encoding'] !== undefined || status < 200) length = undefined;
   else if (status === 204 || status === 304) length = 0;
-  return { status, headers, length };
+  const connection = (headers.connection ?? '').toLowerCase();
+  const keepAlive = m[1] === '1' ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
+  return { status, headers, length, keepAlive };
 }
 
 /**
@@ -160,7 +268,8 @@ export class DirectBody extends Readable {
   /** All bytes arrived, or the body failed: nothing more will happen. */
   private settled = false;
 
-  constructor(private readonly sock: net.Socket, readonly length: number) {
+  /** `finished(clean)` is told the body arrived, clean when no byte beyond it came; it answers whether the socket reads on. */
+  constructor(private readonly sock: net.Socket, readonly length: number, private readonly finished: (clean: boolean) => boolean) {
     super();
     // A body nobody reads (a redirect's, say) may still fail; that is no reason to crash.
     this.on('error', () => undefined);
@@ -227,10 +336,10 @@ export class DirectBody extends Readable {
     }
     if (this.got === this.length) {
       this.settled = true;
-      this.sock.destroy();
+      const readsOn = this.finished(take === n);
       if (this.target) this.settle();
       else this.push(null);
-      return false;
+      return readsOn;
     }
     return more;
   }
@@ -256,7 +365,7 @@ export class DirectBody extends Readable {
   }
 
   override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
-    this.sock.destroy();
+    if (!this.settled) this.sock.destroy(); // once settled, the connection may serve another GET
     cb(err);
   }
 }

@@ -18,7 +18,7 @@ import tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import { BerthError, invalidArgument, messageOf, runtimeError } from '../engine/errors.js';
 import type { HostSettings } from './settings.js';
-import { directGet } from './direct-get.js';
+import { DirectPool, directGet } from './direct-get.js';
 
 export interface Response {
   status: number;
@@ -49,6 +49,7 @@ export class Transport {
   private scheme?: 'https' | 'http';
   private agents = new Map<string, http.Agent>();
   private tlsByHost = new Map<string, tls.ConnectionOptions>();
+  private directPool = new DirectPool();
   private tlsFiles?: { ca?: string[]; cert?: string; key?: string };
 
   constructor(readonly s: HostSettings) {}
@@ -115,7 +116,7 @@ export class Transport {
   /** A GET whose body can be read into memory of the caller's (direct-get.ts); undefined when node:http must read it. */
   private async direct(url: URL, headers: Record<string, string>, secure: boolean, sameHost: boolean, timeoutMs = IDLE_TIMEOUT_MS): Promise<Response | undefined> {
     try {
-      const r = await directGet(url, headers, secure ? this.tlsOptions(url, sameHost) : undefined, timeoutMs);
+      const r = await directGet(url, headers, secure ? this.tlsOptions(url, sameHost) : undefined, timeoutMs, this.directPool);
       return r && { ...r, url };
     } catch (e) {
       throw networkError(this.s, url, e);
@@ -195,6 +196,7 @@ export class Transport {
   close(): void {
     for (const a of this.agents.values()) a.destroy();
     this.agents.clear();
+    this.directPool.close();
   }
 }
 

@@ -4,14 +4,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
-import { directGet, readInto, type BodyTarget } from '../../src/registry/direct-get.js';
+import { DirectPool, directGet, readInto, type BodyTarget } from '../../src/registry/direct-get.js';
 import { Transport, TransientError, networkError } from '../../src/registry/http.js';
 import type { HostSettings } from '../../src/registry/settings.js';
 
-/** A server that answers every connection with `answer(socket, request head)`. */
-async function rawServer(answer: (s: net.Socket, head: string) => void): Promise<{ url: (p: string) => URL; host: string; close: () => void }> {
+/** A server that answers each request head with `answer(socket, head)`; it counts connections. */
+async function rawServer(answer: (s: net.Socket, head: string) => void): Promise<{ url: (p: string) => URL; host: string; connections: () => number; close: () => void }> {
   const open = new Set<net.Socket>();
+  let connections = 0;
   const server = net.createServer((s) => {
+    connections++;
     open.add(s);
     s.on('close', () => open.delete(s));
     let got = '';
@@ -20,12 +22,16 @@ async function rawServer(answer: (s: net.Socket, head: string) => void): Promise
       // A TLS hello (the transport's probe) gets what a plain-HTTP server says to one.
       if (!got && d[0] === 0x16) { s.end('HTTP/1.1 400 Bad Request\r\n\r\n'); return; }
       got += d.toString('latin1');
-      if (got.includes('\r\n\r\n')) answer(s, got);
+      const end = got.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = got.slice(0, end + 4);
+      got = got.slice(end + 4);
+      answer(s, head);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const host = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-  return { url: (p) => new URL(`http://${host}${p}`), host, close: () => { server.close(); for (const s of open) s.destroy(); } };
+  return { url: (p) => new URL(`http://${host}${p}`), host, connections: () => connections, close: () => { server.close(); for (const s of open) s.destroy(); } };
 }
 
 /** A target of small, odd-sized spaces that pauses the reading now and then and hashes what it gets. */
@@ -164,6 +170,53 @@ test('broken answers: cut bodies, not HTTP, endless headers, bad lengths, a targ
     const slow = await directGet(srv.url('/refused'), {}, undefined, 300);
     await assert.rejects(readInto(slow!.body, { space: () => Buffer.alloc(65536), filled: () => undefined }), /no answer for 0.3 s/);
   } finally {
+    srv.close();
+  }
+});
+
+test('with a pool, a connection read to the end serves the next GET; closed, extra bytes or "close" mean a new one', async () => {
+  let n = 0;
+  const doomed = new WeakSet<net.Socket>();
+  const srv = await rawServer((s, head) => {
+    n++;
+    const path = /^GET (\S+)/.exec(head)![1];
+    if (doomed.has(s)) { s.destroy(); return; } // closed as the request came: the client must not see it
+    if (path === '/doom') { doomed.add(s); s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'); }
+    else if (path === '/close') s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+    else if (path === '/extra') s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokSURPLUS');
+    else if (path === '/hangup') s.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    else s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\n\r\n${path}`);
+  });
+  const pool = new DirectPool();
+  const get = async (p: string) => {
+    const r = await directGet(srv.url(p), {}, undefined, 5000, pool);
+    const chunks: Buffer[] = [];
+    const mem = Buffer.alloc(3);
+    await readInto(r!.body, { space: () => mem, filled: (k) => { chunks.push(Buffer.from(mem.subarray(0, k))); } });
+    return Buffer.concat(chunks).toString();
+  };
+  try {
+    assert.equal(await get('/one'), '/one');
+    assert.equal(await get('/two'), '/two');
+    assert.equal(await get('/three'), '/three');
+    assert.equal(srv.connections(), 1, 'three GETs, one connection');
+    assert.equal(await get('/close'), 'ok');
+    assert.equal(await get('/four'), '/four');
+    assert.equal(srv.connections(), 2, 'a "Connection: close" answer is not kept');
+    assert.equal(await get('/extra'), 'ok');
+    assert.equal(await get('/five'), '/five');
+    assert.equal(srv.connections(), 3, 'a connection with bytes beyond the body is not kept');
+    // The server closes a kept connection: the next GET goes on a new one without an error.
+    assert.equal(await get('/hangup'), 'ok');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await get('/six'), '/six');
+    assert.equal(srv.connections(), 4);
+    assert.equal(await get('/doom'), 'ok');
+    assert.equal(await get('/seven'), '/seven', 'a kept connection that dies at the request is replaced');
+    assert.equal(srv.connections(), 5);
+    assert.equal(n, 12);
+  } finally {
+    pool.close();
     srv.close();
   }
 });
