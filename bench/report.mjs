@@ -10,7 +10,7 @@ const TITLES = {
   lifecycle: 'Container lifecycle: `run -d` + `stop -t 0` + `rm` cycle, and `exec true` (issue 3: Berth ≤ 0.6× Podman for each)',
   network: 'Networking: `run --rm` on the default bridge (issue 5: Berth ≤ 0.4× Podman), 100 containers on one network, published-port latency',
   density: 'Density: 500 idle busybox containers (issue 3: no per-container process besides conmon; start all faster than Podman)',
-  pull: 'Registry: pull and push of a ~200 MB, 7-layer image through a loopback docker-registry (issue 4: pull ≤ 0.8× Podman and ≤ 1.0× skopeo; push ≤ 1.0× skopeo)',
+  pull: 'Registry: pull and push of a ~200 MB, 7-layer image through a loopback docker-registry, and the pull again over a 1 Gbit/s link (issue 4: pull ≤ 0.8× Podman and ≤ 1.0× skopeo; push ≤ 1.0× skopeo)',
 };
 let md = '# Benchmark results\n\nWritten by `npm run bench` (bench/run.mjs); each benchmark runs its candidates interleaved in one run on the same machine. Medians in milliseconds, whole commands including process start. On our shared 2-core machines a median moves by up to ±15% from one run to the next, and a ratio near its target can land on either side of it: compare ratios from the same run, and rerun before trusting one at the edge.\n';
 for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
