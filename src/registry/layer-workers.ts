@@ -114,13 +114,20 @@ export class LayerSink {
       if (this.inFlight <= IN_FLIGHT) this.wake();
       return;
     }
+    const error = m.error && fromWire(m.error);
     if (m.op === 'stored') {
-      if (m.error) this.storedD.reject(fromWire(m.error));
+      if (error) this.storedD.reject(error);
       else this.storedD.resolve();
-    } else if (m.error) {
-      this.unpackedD?.reject(fromWire(m.error));
+    } else if (error) {
+      this.unpackedD?.reject(error);
     } else {
       this.unpackedD?.resolve(m.size!);
+    }
+    if (error) {
+      // A failed store or unpack takes no more bytes, and a stream destroyed with writes pending never
+      // acks them: a download waiting for room must stop now, not at the socket's idle timeout.
+      this.failure ??= error;
+      this.wake();
     }
     if (--this.pending === 0) this.thread.forget(this.id);
   }

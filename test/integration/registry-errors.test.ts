@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { BERTH, TestEnv, eventually } from '../helpers/env.js';
 import { FakeRegistry } from '../helpers/fake-registry.js';
 import { freePort } from '../helpers/registry.js';
@@ -120,6 +121,48 @@ test('a pull into a full disk fails clearly and leaves no partial blob, layer or
   } finally {
     spawnSync('umount', [v.root]);
     await v.cleanup();
+  }
+});
+
+test('a large layer that is broken in its middle fails at once, not after the download stalls', async () => {
+  await reset();
+  // An image whose last layer is a tar of one 8 MB file followed by 16 MB of junk: its digest is
+  // right (the image itself is damaged), so the unpacker fails while much of the blob is still to
+  // come and its input is full.
+  const broken = path.join(t.dir, 'broken-layout');
+  fs.cpSync(layout, broken, { recursive: true });
+  const blob = (b: Buffer) => {
+    const d = createHash('sha256').update(b).digest('hex');
+    fs.writeFileSync(path.join(broken, 'blobs', 'sha256', d), b);
+    return { digest: `sha256:${d}`, size: b.length };
+  };
+  const index = JSON.parse(fs.readFileSync(path.join(broken, 'index.json'), 'utf8')) as { manifests: { digest: string; size: number }[] };
+  const read = (d: string) => JSON.parse(fs.readFileSync(path.join(broken, 'blobs', 'sha256', d.slice(7)), 'utf8'));
+  const manifest = read(index.manifests[0]!.digest);
+  const config = read(manifest.config.digest);
+  const work = path.join(t.dir, 'broken-tar');
+  fs.mkdirSync(work);
+  fs.writeFileSync(path.join(work, 'big'), randomBytes(8 << 20));
+  assert.equal(spawnSync('tar', ['--format=posix', '-b', '1', '-cf', path.join(work, 'x.tar'), '-C', work, 'big']).status, 0);
+  const tar = fs.readFileSync(path.join(work, 'x.tar'));
+  const junk = blob(Buffer.concat([tar.subarray(0, tar.length - 1024), randomBytes(16 << 20)]));
+  config.rootfs.diff_ids.push(junk.digest);
+  manifest.config = { ...manifest.config, ...blob(Buffer.from(JSON.stringify(config))) };
+  manifest.layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...junk });
+  index.manifests[0] = { ...index.manifests[0]!, ...blob(Buffer.from(JSON.stringify(manifest))) };
+  fs.writeFileSync(path.join(broken, 'index.json'), JSON.stringify(index));
+  const bad = await FakeRegistry.start(broken);
+  try {
+    const started = Date.now();
+    const r = await u.berth(['pull', '-q', `${bad.host}/repo:1`], { timeoutMs: 50_000 });
+    assert.equal(r.code, 125, r.stderr);
+    assert.match(r.stderr, new RegExp(`layer ${junk.digest} of ${bad.host.replace(/\./g, '\\.')}/repo:1: .*(checksum|invalid tar header)`));
+    assert.ok(Date.now() - started < 20_000, `the pull failed only after ${Date.now() - started} ms`);
+    assert.equal(await images(), '');
+    const left = spawnSync('find', [u.root, '-path', '*/ingest/*', '-o', '-name', '.tmp-*'], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(left, '', 'partial downloads or layer directories left behind');
+  } finally {
+    bad.stop();
   }
 });
 
