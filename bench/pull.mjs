@@ -59,6 +59,7 @@ const LINK = { ns: `berthbench${process.pid}`, host: 'bbl0', peer: 'bbl1', hostA
 function makeLink() {
   const sh = (...a) => spawnSync(a[0], a.slice(1), { stdio: 'ignore' }).status === 0;
   const nsx = (...a) => sh('ip', 'netns', 'exec', LINK.ns, ...a);
+  sh('ip', 'link', 'del', LINK.host); // left by a bench run that was killed
   const ok = sh('ip', 'netns', 'add', LINK.ns)
     && sh('ip', 'link', 'add', LINK.host, 'type', 'veth', 'peer', 'name', LINK.peer)
     && sh('ip', 'link', 'set', LINK.peer, 'netns', LINK.ns)
