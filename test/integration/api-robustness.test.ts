@@ -165,18 +165,28 @@ test('clients that disconnect mid-stream leak no file descriptors and leave no e
 });
 
 test('a stdin half-close reaches the container; output keeps flowing after it', async () => {
-  const created = await request('POST', '/containers/chatty/exec', '{"Cmd":["sh","-c","cat; echo after-eof"],"AttachStdin":true,"AttachStdout":true}');
-  const id = String(json(created).Id);
-  const out = await new Promise<string>((resolve) => {
-    const s = net.connect(srv.socket);
-    let got = '';
-    s.on('data', (d: Buffer) => {
-      got += d.toString('latin1');
-      if (got.includes('101 UPGRADED') && !s.writableEnded) { s.write('typed\n'); s.end(); }
+  // The request body in the packet of its head, and after it (the server then reads it from the socket).
+  for (const split of [false, true]) {
+    const created = await request('POST', '/containers/chatty/exec', '{"Cmd":["sh","-c","cat; echo after-eof"],"AttachStdin":true,"AttachStdout":true}');
+    const id = String(json(created).Id);
+    const out = await new Promise<string>((resolve, reject) => {
+      const s = net.connect(srv.socket);
+      let got = '';
+      const timer = setTimeout(() => { s.destroy(); reject(new Error(`no end of the exec (split body: ${split}); got ${JSON.stringify(got)}`)); }, 10_000);
+      s.on('data', (d: Buffer) => {
+        got += d.toString('latin1');
+        if (got.includes('101 UPGRADED') && !s.writableEnded) { s.write('typed\n'); s.end(); }
+      });
+      s.on('close', () => { clearTimeout(timer); resolve(got); });
+      const body = '{"Detach":false,"Tty":false}';
+      const whole = post(`/exec/${id}/start`, upgrade, body);
+      if (!split) s.write(whole);
+      else {
+        s.write(whole.slice(0, whole.length - body.length));
+        setTimeout(() => s.write(body), 50);
+      }
     });
-    s.on('close', () => resolve(got));
-    s.write(post(`/exec/${id}/start`, upgrade, '{"Detach":false,"Tty":false}'));
-  });
-  assert.deepEqual(demux(out.slice(out.indexOf('\r\n\r\n') + 4)), { 1: 'typed\nafter-eof\n' });
-  assert.equal(json(await request('GET', `/exec/${id}/json`)).ExitCode, 0);
+    assert.deepEqual(demux(out.slice(out.indexOf('\r\n\r\n') + 4)), { 1: 'typed\nafter-eof\n' }, `split body: ${split}`);
+    assert.equal(json(await request('GET', `/exec/${id}/json`)).ExitCode, 0);
+  }
 });

@@ -51,6 +51,8 @@ export function openStream(c: Call, tty: boolean, o: { stdin?: boolean; contentT
       if (rest.length) input.write(rest);
       socket.on('data', (d: Buffer) => input.write(d));
       socket.on('end', () => input.end());
+      // readUpgradeBody pauses the socket when the body came after the head; a 'data' listener does not undo that.
+      socket.resume();
       stdin = input;
     } else {
       socket.resume(); // nothing to deliver: keep reading so a close is noticed
