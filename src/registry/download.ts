@@ -97,8 +97,8 @@ export async function fetchLayer(ctx: EngineContext, client: RegistryClient, rep
   try {
     await receiveBlob(client, repo, desc, what, {
       space: () => sink.space(),
+      // The sink refuses bytes (throws) once the thread reported a failed store or unpack.
       filled: (n) => {
-        if (failed) throw failed;
         bytes += n;
         progress.update(bytes);
         return sink.filled(n);
