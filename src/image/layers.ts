@@ -26,6 +26,11 @@ export class LayerStore {
   private swept = false;
   constructor(private paths: Paths, private images: ImageStore, private content: ContentStore) {}
 
+  /** Where the layer directories are. */
+  get root(): string {
+    return this.paths.layers;
+  }
+
   dir(chainId: string): string {
     return this.paths.layer(chainId);
   }

@@ -2,14 +2,16 @@
 // (direct-get.ts) for a worker thread (layer-workers.ts), where the bytes go at
 // once into the content store (verified against the blob digest) and into the
 // layer unpacker (verified against the diff ID), so a layer is unpacked while
-// it arrives. The unpacker sees the end of its stream only after the blob
-// digest matched, so a layer is never completed from bytes that fail
-// verification. A broken connection resumes with an HTTP Range request (or
+// it arrives, even before the image config (still on its way) says where it
+// goes and which diff ID it must have. The unpacker sees the end of its stream
+// only after the blob digest matched, so a layer is never completed from bytes
+// that fail verification. A broken connection resumes with an HTTP Range request (or
 // skips what it already has when the registry ignores Range); 5xx answers are
 // retried with backoff.
 import type { EngineContext } from '../engine/context.js';
 import { BerthError, corrupt, messageOf } from '../engine/errors.js';
 import { pin } from '../image/gc.js';
+import type { LayerRef } from '../image/layers.js';
 import type { Descriptor } from '../image/types.js';
 import type { RegistryClient } from './client.js';
 import { RETRIES, TransientError, backoff, networkError, type Response } from './http.js';
@@ -18,13 +20,19 @@ import type { LayerWorkers } from './layer-workers.js';
 import { trace } from '../sys/log.js';
 import { readInto, type BodyTarget } from './direct-get.js';
 
-export interface LayerJob {
-  desc: Descriptor;
+/** What the image config says of a layer, and whether its directory is still to be made. */
+export interface LayerPlan {
   diffId: string;
   chainId: string;
   parent?: string;
-  needBlob: boolean;
   needUnpack: boolean;
+}
+
+export interface LayerJob {
+  desc: Descriptor;
+  needBlob: boolean;
+  /** Settles when the config is in: a blob starts downloading (and unpacking) before. */
+  plan: Promise<LayerPlan>;
 }
 
 /**
@@ -72,26 +80,33 @@ async function receiveBlob(client: RegistryClient, repo: string, desc: Descripto
 }
 
 /**
- * Fetches (and unpacks) one layer as `job` says. `origin` names the image in
- * errors. Progress reports downloaded bytes. The bytes go to a worker thread
- * of `workers`, which stores and unpacks them.
+ * Fetches (and unpacks) one layer blob as `job` says. `origin` names the image
+ * in errors. Progress reports downloaded bytes. The bytes go to a worker
+ * thread of `workers`, which stores them and unpacks them at once, into a
+ * directory named when the plan is in.
  */
 export async function fetchLayer(ctx: EngineContext, client: RegistryClient, repo: string, job: LayerJob, origin: string, progress: ByteProgress, workers: LayerWorkers): Promise<void> {
   const { desc } = job;
   const what = `layer ${desc.digest}`;
-  const layerRef = { digest: desc.digest, diffId: job.diffId, chainId: job.chainId, ...(job.parent ? { parent: job.parent } : {}) };
-  pin(ctx, desc.digest, job.chainId);
-  if (!job.needBlob) {
-    if (job.needUnpack) await ctx.layers.ensure(layerRef).catch((e: unknown) => { throw layerError(e, what, origin); });
-    return;
-  }
+  pin(ctx, desc.digest);
   const sink = workers.open(ctx.content.root, desc.digest);
-  let unpacked: Promise<number> | undefined;
-  // ensure() asks for the unpack synchronously unless another process unpacked the layer already.
-  if (job.needUnpack) unpacked = ctx.layers.ensure(layerRef, (dest, diffId) => sink.unpackTo(dest, diffId));
+  sink.unpackSoon(ctx.layers.root);
   let failed: unknown;
+  const unpacked = job.plan.then(async (plan) => {
+    pin(ctx, plan.chainId);
+    if (!plan.needUnpack) return sink.skipUnpack();
+    try {
+      // ensure() names the unpack synchronously unless another process unpacked the layer meanwhile.
+      await ctx.layers.ensure(layerRef(desc, plan), (dest, diffId) => sink.unpackTo(dest, diffId));
+    } finally {
+      await sink.skipUnpack();
+    }
+  }, (e: unknown) => {
+    sink.abort(messageOf(e)); // no config, no image: stop the download
+    throw e;
+  });
   sink.stored.catch((e: unknown) => { failed ??= e; });
-  unpacked?.catch((e: unknown) => { failed ??= e; });
+  unpacked.catch((e: unknown) => { failed ??= e; });
   let bytes = 0;
   trace(`layer ${shortId(desc.digest)} start`);
   try {
@@ -110,18 +125,25 @@ export async function fetchLayer(ctx: EngineContext, client: RegistryClient, rep
     await sink.stored;
     trace(`layer ${shortId(desc.digest)} stored`);
     progress.state('Download complete');
-    if (unpacked) {
-      progress.state('Extracting');
-      await unpacked;
-      trace(`layer ${shortId(desc.digest)} unpacked`);
-    }
+    if ((await job.plan).needUnpack) progress.state('Extracting');
+    await unpacked;
+    trace(`layer ${shortId(desc.digest)} unpacked`);
   } catch (e) {
     const cause = failed ?? e;
-    // The thread removes what it wrote before it reports back.
     sink.abort(messageOf(cause));
-    await Promise.allSettled([sink.stored, unpacked]);
+    await Promise.allSettled([sink.finished, unpacked]);
     throw layerError(cause, what, origin, client.host);
   }
+}
+
+/** Makes the layer directory of a blob that is in the store already. */
+export async function unpackStored(ctx: EngineContext, desc: Descriptor, plan: LayerPlan, origin: string): Promise<void> {
+  pin(ctx, desc.digest, plan.chainId);
+  await ctx.layers.ensure(layerRef(desc, plan)).catch((e: unknown) => { throw layerError(e, `layer ${desc.digest}`, origin); });
+}
+
+function layerRef(desc: Descriptor, plan: LayerPlan): LayerRef {
+  return { digest: desc.digest, diffId: plan.diffId, chainId: plan.chainId, ...(plan.parent ? { parent: plan.parent } : {}) };
 }
 
 function layerError(e: unknown, what: string, origin: string, host?: string): BerthError {

@@ -3,13 +3,15 @@
 // arrive and does the work that costs CPU per byte: the blob goes into the
 // content store (a BlobWriter: hashed, written, renamed into place once its
 // digest matched) and, when asked, the same bytes are gunzipped, hashed and
-// unpacked by unpackLayer, the same function an in-process unpack uses. The
-// unpacker sees the end of its stream only after the blob digest matched.
+// unpacked by unpackLayerLate, the unpacker an in-process unpack uses. The
+// unpacker sees the end of its stream only after the blob digest matched. It
+// may start before the pull knows where the layer goes (the image config
+// names it): the 'target' message says so later, or that it is not needed.
 import { PassThrough } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
 import { ContentStore, type BlobWriter } from '../content/store.js';
 import { BerthError, messageOf } from '../engine/errors.js';
-import { unpackLayer } from '../snapshot/unpack.js';
+import { unpackLayerLate, type LayerDestination } from '../snapshot/unpack.js';
 import type { FromPull, ToPull, WireError } from './layer-workers.js';
 
 const HWM = 1 << 20;
@@ -21,6 +23,8 @@ interface Job {
 }
 
 const jobs = new Map<number, Job>();
+/** Unpacks waiting to learn where they go; kept past the job, as the blob may be complete before the config is. */
+const targets = new Map<number, { resolve(d: LayerDestination | undefined): void; reject(e: Error): void }>();
 const port = parentPort!;
 const post = (m: ToPull) => port.postMessage(m);
 
@@ -52,10 +56,15 @@ port.on('message', (m: FromPull) => {
     case 'unpack': {
       const j = jobs.get(m.id)!;
       j.toLayer = new PassThrough({ highWaterMark: HWM });
-      unpackLayer(j.toLayer, m.dest, { expectedDiffId: m.diffId }).then(
-        (r) => post({ op: 'unpacked', id: m.id, size: r.size }),
+      const destination = new Promise<LayerDestination | undefined>((resolve, reject) => targets.set(m.id, { resolve, reject }));
+      unpackLayerLate(j.toLayer, m.dir, destination).then(
+        (r) => post({ op: 'unpacked', id: m.id, ...(r ? { size: r.size } : {}) }),
         (e: unknown) => post({ op: 'unpacked', id: m.id, error: wire(e) }),
-      );
+      ).finally(() => targets.delete(m.id));
+      return;
+    }
+    case 'target': {
+      targets.get(m.id)?.resolve(m.dest ? { dest: m.dest, diffId: m.diffId } : undefined);
       return;
     }
     case 'data': {
@@ -94,6 +103,7 @@ port.on('message', (m: FromPull) => {
       const j = jobs.get(m.id);
       jobs.delete(m.id);
       if (j) fail(m.id, j, new Error(m.message));
+      targets.get(m.id)?.reject(new Error(m.message));
       return;
     }
   }

@@ -6,6 +6,7 @@
 // unpacks them. What is decided (which blobs and layers, retries, resume, the
 // image record) stays on the main thread.
 import { availableParallelism } from 'node:os';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { BerthError, type ErrorKind } from '../engine/errors.js';
 import { distFile } from '../sys/native.js';
@@ -15,7 +16,8 @@ export interface WireError { kind?: ErrorKind; message: string }
 
 export type FromPull =
   | { op: 'blob'; id: number; root: string; digest: string }
-  | { op: 'unpack'; id: number; dest: string; diffId: string }
+  | { op: 'unpack'; id: number; dir: string }
+  | { op: 'target'; id: number; dest?: string; diffId?: string }
   | { op: 'data'; id: number; buf: ArrayBuffer; len: number }
   | { op: 'end'; id: number }
   | { op: 'abort'; id: number; message: string };
@@ -41,13 +43,19 @@ const fromWire = (e: WireError) => (e.kind ? new BerthError(e.kind, e.message) :
 
 /**
  * One layer's bytes on their way to a thread. `stored` settles once the blob
- * is in the content store; `unpackTo` (called at most once, before the first
- * write) also unpacks the same bytes into a layer directory.
+ * is in the content store. The same bytes are also unpacked into a layer
+ * directory after unpackTo; or after unpackSoon (before the first write),
+ * which starts the unpack before the pull knows where the layer goes, and
+ * which unpackTo or skipUnpack must then follow.
  */
 export class LayerSink {
   readonly stored: Promise<void>;
+  /** Settles once the thread said all it will of this layer: what it wrote and did not keep is gone by then. */
+  readonly finished: Promise<void>;
   private storedD = deferred<void>();
-  private unpackedD: ReturnType<typeof deferred<number>> | undefined;
+  private finishedD = deferred<void>();
+  private unpackedD: ReturnType<typeof deferred<number | undefined>> | undefined;
+  private named = false;
   private batch: Buffer | undefined;
   private batchBytes = 0;
   private inFlight = 0;
@@ -58,14 +66,33 @@ export class LayerSink {
 
   constructor(private readonly thread: LayerThread, readonly id: number, root: string, digest: string) {
     this.stored = this.storedD.promise;
+    this.finished = this.finishedD.promise;
     thread.send({ op: 'blob', id, root, digest });
   }
 
-  unpackTo(dest: string, diffId: string): Promise<number> {
-    this.unpackedD = deferred<number>();
+  /** Starts unpacking into a temporary directory in `dir`. */
+  unpackSoon(dir: string): void {
+    if (this.unpackedD) return;
+    this.unpackedD = deferred<number | undefined>();
+    this.unpackedD.promise.catch(() => undefined); // a failure reaches unpackTo's caller, and the download through `failure`
     this.pending++;
-    this.thread.send({ op: 'unpack', id: this.id, dest, diffId });
-    return this.unpackedD.promise;
+    this.thread.send({ op: 'unpack', id: this.id, dir });
+  }
+
+  /** Where the layer goes and the diff ID it must have; settles with its size once it is unpacked there. */
+  unpackTo(dest: string, diffId: string): Promise<number> {
+    this.unpackSoon(path.dirname(dest));
+    this.named = true;
+    this.thread.send({ op: 'target', id: this.id, dest, diffId });
+    return this.unpackedD!.promise.then((size) => size!);
+  }
+
+  /** The layer needs no unpack after all (it is there already): what unpackSoon started is thrown away, once the blob is in. */
+  async skipUnpack(): Promise<void> {
+    if (!this.unpackedD || this.named) return;
+    this.named = true;
+    this.thread.send({ op: 'target', id: this.id });
+    await this.unpackedD.promise;
   }
 
   /** Room for the next bytes, in the batch the thread gets next (so a socket can read straight into it). */
@@ -89,8 +116,9 @@ export class LayerSink {
     this.thread.send({ op: 'end', id: this.id });
   }
 
-  /** Stops both consumers; `stored` (and the unpack) then reject once their temporary files are gone. */
+  /** Stops both consumers; `stored` (and the unpack) then reject once their temporary files are gone. Takes no more bytes. */
   abort(message: string): void {
+    this.failure ??= new Error(message);
     this.batch = undefined;
     this.batchBytes = 0;
     this.thread.send({ op: 'abort', id: this.id, message });
@@ -121,7 +149,7 @@ export class LayerSink {
     } else if (error) {
       this.unpackedD?.reject(error);
     } else {
-      this.unpackedD?.resolve(m.size!);
+      this.unpackedD?.resolve(m.size);
     }
     if (error) {
       // A failed store or unpack takes no more bytes, and a stream destroyed with writes pending never
@@ -129,7 +157,10 @@ export class LayerSink {
       this.failure ??= error;
       this.wake();
     }
-    if (--this.pending === 0) this.thread.forget(this.id);
+    if (--this.pending === 0) {
+      this.thread.forget(this.id);
+      this.finishedD.resolve();
+    }
   }
 
   /** The thread died: nothing more will come. */
@@ -137,6 +168,7 @@ export class LayerSink {
     this.failure = e;
     this.storedD.reject(e);
     this.unpackedD?.reject(e);
+    this.finishedD.resolve();
     this.wake();
   }
 

@@ -16,7 +16,7 @@ import { log, trace } from '../sys/log.js';
 import type { ImageConfig, Manifest } from '../image/types.js';
 import { RegistryClient, parseJson } from './client.js';
 import { lookupCredentials } from './credentials.js';
-import { fetchLayer, type LayerJob } from './download.js';
+import { fetchLayer, unpackStored, type LayerJob, type LayerPlan } from './download.js';
 import { LayerWorkers } from './layer-workers.js';
 import { choosePlatform, hostPlatform, parseManifest, parsePlatform, platformString, type Platform } from './manifest.js';
 import { ByteProgress, shortId, statusMessage, type ProgressCallback } from './progress.js';
@@ -146,26 +146,25 @@ async function pullOne(ctx: EngineContext, src: Source, want: Platform, workers:
     repoDigests.push(`${repository(ref)}@${entry.digest}`);
   }
   const manifest: Manifest = parsed.manifest;
-  // Layers to fetch: their threads boot while the config downloads.
-  workers.warm(new Set(manifest.layers.filter((l) => !ctx.content.has(l.digest)).map((l) => l.digest)).size);
   const manifestDigest = sha256(manifestBytes);
   pin(ctx, manifestDigest, manifest.config.digest);
-  const configBytes = await fetchConfig(ctx, client, repo, manifest, what);
-  const config = parseJson<ImageConfig>(configBytes, `the config of ${what}`);
-  if (!fromIndex && config?.architecture && (config.architecture !== want.architecture || (config.os ?? 'linux') !== want.os)) {
-    log.warn(`image platform (${config.os ?? 'linux'}/${config.architecture}) of ${what} does not match the expected platform (${platformString(want)})`);
+  // The layers download while the config does: it names each layer's directory and diff ID, which an unpack needs only at its end.
+  const configured = fetchConfig(ctx, client, repo, manifest, what).then((bytes) => ({ bytes, plans: layerPlans(ctx, bytes, manifest, want, fromIndex, what) }));
+  const jobs: LayerJob[] = manifest.layers.map((desc, i) => ({ desc, needBlob: !ctx.content.has(desc.digest), plan: configured.then((c) => c.plans[i]!) }));
+  // A job that never starts (an earlier one failed) must not leave its plan's failure unhandled.
+  for (const j of jobs) j.plan.catch(() => undefined);
+  workers.warm(new Set(jobs.filter((j) => j.needBlob).map((j) => j.desc.digest)).size);
+  const layersDone = runJobs(ctx, client, repo, jobs, what, workers, progress);
+  layersDone.catch(() => undefined); // a layer may fail while the config is still on its way: awaited below
+  let configBytes: Buffer;
+  try {
+    configBytes = (await configured).bytes;
+  } catch (e) {
+    await layersDone.catch(() => undefined); // each stops at once and removes what it wrote
+    throw e;
   }
-  const diffIds = config?.rootfs?.diff_ids;
-  if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length || !diffIds.every((d) => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d))) {
-    throw corrupt(`the config of ${what} lists ${Array.isArray(diffIds) ? diffIds.length : 'no'} valid layer diff IDs but the manifest has ${manifest.layers.length} layers: the image is damaged`);
-  }
-  const chains = chainIds(diffIds);
-  const jobs: LayerJob[] = manifest.layers.map((desc, i) => ({
-    desc, diffId: diffIds[i]!, chainId: chains[i]!, ...(i > 0 ? { parent: chains[i - 1]! } : {}),
-    needBlob: !ctx.content.has(desc.digest), needUnpack: !ctx.layers.exists(chains[i]!),
-  }));
   trace('pull: manifest and config');
-  await runJobs(ctx, client, repo, jobs, what, workers, progress);
+  await layersDone;
   trace('pull: layers done');
   const id = configDigestHex(manifest);
   const before = ctx.images.get(id);
@@ -189,6 +188,22 @@ function configDigestHex(m: Manifest): string {
   return m.config.digest.slice(7);
 }
 
+/** What the config says of each layer (checked against the manifest), and which layer directories are still to be made. */
+function layerPlans(ctx: EngineContext, configBytes: Buffer, manifest: Manifest, want: Platform, fromIndex: boolean, what: string): LayerPlan[] {
+  const config = parseJson<ImageConfig>(configBytes, `the config of ${what}`);
+  if (!fromIndex && config?.architecture && (config.architecture !== want.architecture || (config.os ?? 'linux') !== want.os)) {
+    log.warn(`image platform (${config.os ?? 'linux'}/${config.architecture}) of ${what} does not match the expected platform (${platformString(want)})`);
+  }
+  const diffIds = config?.rootfs?.diff_ids;
+  if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length || !diffIds.every((d) => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d))) {
+    throw corrupt(`the config of ${what} lists ${Array.isArray(diffIds) ? diffIds.length : 'no'} valid layer diff IDs but the manifest has ${manifest.layers.length} layers: the image is damaged`);
+  }
+  const chains = chainIds(diffIds);
+  return diffIds.map((diffId, i) => ({
+    diffId, chainId: chains[i]!, ...(i > 0 ? { parent: chains[i - 1]! } : {}), needUnpack: !ctx.layers.exists(chains[i]!),
+  }));
+}
+
 async function fetchConfig(ctx: EngineContext, client: RegistryClient, repo: string, m: Manifest, what: string): Promise<Buffer> {
   if (ctx.content.has(m.config.digest)) return ctx.content.read(m.config.digest);
   if (m.config.size > CONFIG_LIMIT) throw corrupt(`the config of ${what} is ${m.config.size} bytes, more than the ${CONFIG_LIMIT} allowed`);
@@ -198,25 +213,32 @@ async function fetchConfig(ctx: EngineContext, client: RegistryClient, repo: str
   return bytes;
 }
 
-/** Runs the layer jobs, at most `parallelDownloads` at a time; the first failure stops the rest. */
+/**
+ * Runs the layer jobs: the downloads (which need not wait for the config) at
+ * most `parallelDownloads` at a time, the first failure stopping the rest; and,
+ * once the config is in, the layers of blobs in the store already.
+ */
 async function runJobs(ctx: EngineContext, client: RegistryClient, repo: string, jobs: LayerJob[], what: string, workers: LayerWorkers, progress?: ProgressCallback): Promise<void> {
-  const todo: LayerJob[] = [];
+  const downloads: LayerJob[] = [];
+  const stored: LayerJob[] = [];
   const seen = new Set<string>();
   for (const j of jobs) {
-    const id = shortId(j.desc.digest);
     if (seen.has(j.desc.digest)) continue;
     seen.add(j.desc.digest);
-    if (!j.needBlob && !j.needUnpack) { progress?.(statusMessage('Already exists', id)); continue; }
-    progress?.(statusMessage('Pulling fs layer', id));
-    todo.push(j);
+    if (j.needBlob) {
+      progress?.(statusMessage('Pulling fs layer', shortId(j.desc.digest)));
+      downloads.push(j);
+    } else {
+      stored.push(j);
+    }
   }
   const limit = Math.max(1, ctx.cfg.parallelDownloads);
-  for (const j of todo.slice(limit)) progress?.(statusMessage('Waiting', shortId(j.desc.digest)));
+  for (const j of downloads.slice(limit)) progress?.(statusMessage('Waiting', shortId(j.desc.digest)));
   let next = 0;
   let failure: unknown;
   const worker = async () => {
-    while (next < todo.length && failure === undefined) {
-      const j = todo[next++]!;
+    while (next < downloads.length && failure === undefined) {
+      const j = downloads[next++]!;
       const id = shortId(j.desc.digest);
       try {
         await fetchLayer(ctx, client, repo, j, what, new ByteProgress(progress, id, 'Downloading', j.desc.size), workers);
@@ -226,8 +248,17 @@ async function runJobs(ctx: EngineContext, client: RegistryClient, repo: string,
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, todo.length) }, worker));
+  const local = stored.map(async (j) => {
+    const plan = await j.plan;
+    const id = shortId(j.desc.digest);
+    if (!plan.needUnpack) return progress?.(statusMessage('Already exists', id));
+    await unpackStored(ctx, j.desc, plan, what);
+    progress?.(statusMessage('Pull complete', id));
+  });
+  const settled = await Promise.allSettled([...Array.from({ length: Math.min(limit, downloads.length) }, worker), ...local]);
   if (failure !== undefined) throw failure;
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** The digest `input` has in its registry now (for --pull newer), or undefined when unreachable. */

@@ -54,19 +54,35 @@ export interface UnpackResult {
 export const MAX_LAYER_BYTES = 64 * 1024 ** 3;
 const q = (s: string) => JSON.stringify(s);
 
+/** Where a layer goes: its directory, and the diff ID it must have (unchecked when absent). */
+export interface LayerDestination { dest: string; diffId?: string }
+
 /** Unpacks a layer blob into `dest` atomically; see the file comment for the rules. */
 export async function unpackLayer(source: Readable, dest: string, opts: UnpackOptions = {}): Promise<UnpackResult> {
+  if (!dest) throw invalidArgument('empty layer destination');
+  const target = resolve(dest);
+  const to: LayerDestination = { dest: target, ...(opts.expectedDiffId !== undefined ? { diffId: opts.expectedDiffId } : {}) };
+  return (await unpackIn(source, dirname(target), opts, () => Promise.resolve(to)))!;
+}
+
+/**
+ * unpackLayer for a layer whose destination and diff ID are known only later
+ * (a pull unpacks while the image config, which names them, still downloads).
+ * It unpacks into a temporary directory in `parent` and waits for
+ * `destination` only at the end; undefined there throws the unpack away.
+ */
+export function unpackLayerLate(source: Readable, parent: string, destination: Promise<LayerDestination | undefined>, opts: Omit<UnpackOptions, 'expectedDiffId'> = {}): Promise<UnpackResult | undefined> {
+  destination.catch(() => undefined); // may fail (the pull gave up) before the unpack gets to it: seen there, if ever
+  return unpackIn(source, resolve(parent), opts, () => destination);
+}
+
+async function unpackIn(source: Readable, parent: string, opts: UnpackOptions, destination: () => Promise<LayerDestination | undefined>): Promise<UnpackResult | undefined> {
   // The source may fail before decompressStream listens (during the mkdirs below):
   // that error is seen there (a destroyed stream is refused), not thrown as an uncaught 'error' event.
   source.on('error', () => undefined);
   const maxBytes = opts.maxBytes ?? MAX_LAYER_BYTES;
   if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) throw invalidArgument(`invalid maxBytes ${maxBytes}`);
-  if (opts.expectedDiffId !== undefined && !/^sha256:[0-9a-f]{64}$/.test(opts.expectedDiffId)) {
-    throw invalidArgument(`invalid expected diffID ${q(opts.expectedDiffId)}`);
-  }
-  if (!dest) throw invalidArgument('empty layer destination');
-  const target = resolve(dest);
-  const parent = dirname(target);
+  checkDiffId(opts.expectedDiffId);
   await fsp.mkdir(parent, { recursive: true });
   const tmp = join(parent, `.tmp-${process.pid}-${randomBytes(8).toString('hex')}`);
   await fsp.mkdir(tmp, { mode: 0o700 });
@@ -94,11 +110,17 @@ export async function unpackLayer(source: Readable, dest: string, opts: UnpackOp
     await src.drain();
     ex.finish();
     const diffId = `sha256:${hash.digest('hex')}`;
-    if (opts.expectedDiffId !== undefined && opts.expectedDiffId !== diffId) {
-      throw corrupt(`layer diffID mismatch: expected ${opts.expectedDiffId}, got ${diffId}`);
+    const to = await destination();
+    if (!to) {
+      await fsp.rm(tmp, { recursive: true, force: true });
+      return undefined;
+    }
+    checkDiffId(to.diffId);
+    if (to.diffId !== undefined && to.diffId !== diffId) {
+      throw corrupt(`layer diffID mismatch: expected ${to.diffId}, got ${diffId}`);
     }
     try {
-      await fsp.rename(tmp, target);
+      await fsp.rename(tmp, to.dest);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
@@ -111,6 +133,10 @@ export async function unpackLayer(source: Readable, dest: string, opts: UnpackOp
     await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     throw toBerthError(e);
   }
+}
+
+function checkDiffId(d: string | undefined): void {
+  if (d !== undefined && !/^sha256:[0-9a-f]{64}$/.test(d)) throw invalidArgument(`invalid expected diffID ${q(d)}`);
 }
 
 /** Removes `.tmp-<pid>-*` leftovers in `dir` whose process is gone; returns the removed paths. */

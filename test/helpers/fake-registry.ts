@@ -29,10 +29,15 @@ export interface Faults {
   redirect?: string;
   /** Require HTTP basic auth with this "user:password". */
   basicAuth?: string;
+  /** Answer requests for paths containing the key (a digest, …) this many ms late. */
+  delay?: Map<string, number>;
+  /** Send blobs slowly: 16 KiB every 20 ms. */
+  slow?: boolean;
 }
 
 export class FakeRegistry {
-  requests: { method: string; path: string; range?: string; authorization?: string }[] = [];
+  /** Every request, with when it came, when its answer began and when that was all sent (performance.now()). */
+  requests: { method: string; path: string; range?: string; authorization?: string; at: number; answered?: number; finished?: number }[] = [];
   faults: Faults = {};
   private server!: http.Server;
   private port = 0;
@@ -63,6 +68,11 @@ export class FakeRegistry {
     return (JSON.parse(this.manifest.toString()) as { layers: { digest: string }[] }).layers.map((l) => l.digest);
   }
 
+  /** The digest of the image's config blob. */
+  config(): string {
+    return (JSON.parse(this.manifest.toString()) as { config: { digest: string } }).config.digest;
+  }
+
   blobRequests(digest: string): number {
     return this.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/blobs/${digest}`)).length;
   }
@@ -73,11 +83,23 @@ export class FakeRegistry {
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const p = (req.url ?? '/').split('?')[0]!;
-    this.requests.push({
-      method: req.method ?? 'GET', path: p,
+    const entry: FakeRegistry['requests'][number] = {
+      method: req.method ?? 'GET', path: p, at: performance.now(),
       ...(req.headers.range ? { range: req.headers.range } : {}),
       ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
-    });
+    };
+    this.requests.push(entry);
+    const answer = () => {
+      entry.answered = performance.now();
+      res.on('finish', () => { entry.finished = performance.now(); });
+      this.answer(p, req, res);
+    };
+    const late = [...this.faults.delay ?? []].find(([key]) => p.includes(key));
+    if (late) setTimeout(answer, late[1]);
+    else answer();
+  }
+
+  private answer(p: string, req: http.IncomingMessage, res: http.ServerResponse): void {
     const auth = this.faults.basicAuth;
     if (auth && req.headers.authorization !== `Basic ${Buffer.from(auth).toString('base64')}`) {
       res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="fake"' }).end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
@@ -158,6 +180,15 @@ export class FakeRegistry {
     if (cut > 0) {
       this.faults.truncate!.set(digest, cut - 1);
       res.write(body.subarray(0, body.length >> 1), () => res.destroy());
+      return;
+    }
+    if (this.faults.slow) {
+      let at = 0;
+      const timer = setInterval(() => {
+        res.write(body.subarray(at, at += 16 * 1024));
+        if (at >= body.length) { clearInterval(timer); res.end(); }
+      }, 20);
+      res.on('close', () => clearInterval(timer));
       return;
     }
     res.end(body);

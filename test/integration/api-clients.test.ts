@@ -123,6 +123,8 @@ test('wait (API and CLI) returns only once the exit has been handled, also when 
 });
 
 test('testcontainers: GenericContainer with a published port, an HTTP wait strategy, exec, logs, copy, stop', async () => {
+  // testcontainers first asks for /info and only says "no working container runtime" when that fails: ask here to see why.
+  assert.equal((await docker.info() as { OSType: string }).OSType, 'linux');
   const { GenericContainer, Wait } = await import('testcontainers');
   const c = await new GenericContainer('busybox')
     .withExposedPorts(80)

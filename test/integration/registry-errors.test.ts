@@ -100,6 +100,74 @@ test('blobs redirected to another host (a CDN) are fetched there, and the regist
   }
 });
 
+test('the layers download and unpack while the config does; a config that then fails stops them and leaves nothing', async () => {
+  await reset();
+  const config = fake.config();
+  const requestedEarly = () => {
+    const answered = fake.requests.find((q) => q.path.endsWith(config))!.answered!;
+    for (const d of fake.layers()) {
+      const q = fake.requests.find((x) => x.method === 'GET' && x.path.endsWith(d));
+      assert.ok(q && q.at < answered, `layer ${d} was requested before the config was answered: ${JSON.stringify(fake.requests)}`);
+    }
+  };
+  fake.faults.delay = new Map([[config, 1000]]);
+  const r = await u.berth(['pull', '-q', ref()]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), imageId);
+  requestedEarly();
+  assert.equal((await u.ok(['run', '--rm', '--network', 'none', ref(), 'wc', '-c', '/blob1', '/blob2'])).trim().split('\n').at(-1)!.trim(), '600000 total');
+
+  // The layers are complete (and unpacked, unnamed) when the config turns out damaged.
+  await reset();
+  fake.faults.delay = new Map([[config, 1000]]);
+  fake.faults.corrupt = config;
+  await failsCleanly(/the config of .* does not match its digest/);
+  requestedEarly();
+  const layers = path.join(u.root, 'layers');
+  const nothingLeft = () => {
+    assert.deepEqual(fs.existsSync(layers) ? fs.readdirSync(layers) : [], [], 'no layer directory and no temporary unpack left');
+    assert.deepEqual(fs.readdirSync(path.join(u.root, 'ingest')), [], 'no partial blob left');
+  };
+  nothingLeft();
+
+  // A layer fails while the config is still on its way. The others, complete, stay for the next try.
+  await reset();
+  fake.faults.delay = new Map([[config, 500]]);
+  fake.faults.corrupt = fake.layers()[0];
+  await failsCleanly(/layer sha256:[0-9a-f]{64} of .* does not match its digest/);
+  assert.deepEqual(fs.readdirSync(layers).filter((n) => n.startsWith('.tmp-')), [], 'no temporary unpack left');
+  assert.deepEqual(fs.readdirSync(path.join(u.root, 'ingest')), [], 'no partial blob left');
+
+  // The layers are still coming (slowly) when the config turns out damaged: their downloads stop.
+  await reset();
+  fake.faults.delay = new Map([[config, 150]]);
+  fake.faults.corrupt = config;
+  fake.faults.slow = true;
+  await failsCleanly(/the config of .* does not match its digest/);
+  requestedEarly();
+  const cut = fake.requests.filter((q) => fake.layers().some((d) => q.path.endsWith(d)) && q.finished === undefined);
+  assert.ok(cut.length > 0, `a layer download was given up: ${JSON.stringify(fake.requests)}`);
+  nothingLeft();
+});
+
+test('a layer still unpacked whose blob is gone: the blob is fetched again, the layer kept as it is', async () => {
+  await reset();
+  await u.ok(['pull', '-q', ref()]);
+  const layers = path.join(u.root, 'layers');
+  const dirs = () => fs.readdirSync(layers).sort().map((n) => `${n} ${fs.statSync(path.join(layers, n)).ino}`);
+  const before = dirs();
+  const blob = (d: string) => path.join(u.root, 'blobs', 'sha256', d.slice(7));
+  for (const d of fake.layers()) fs.rmSync(blob(d));
+  fake.requests = [];
+  const r = await u.berth(['pull', '-q', ref()]);
+  assert.equal(r.code, 0, r.stderr);
+  for (const d of fake.layers()) {
+    assert.equal(fake.blobRequests(d), 1, `layer ${d} fetched once`);
+    assert.ok(fs.existsSync(blob(d)), `layer ${d} is in the store again`);
+  }
+  assert.deepEqual(dirs(), before, 'the same layer directories, not unpacked again, and no temporary one left');
+});
+
 test('a pull into a full disk fails clearly and leaves no partial blob, layer or image', async (tc) => {
   await reset();
   const v = await TestEnv.create({ bootstrap: false });

@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { isBerthError } from '../../src/engine/errors.js';
 import { getXattr } from '../../src/sys/libc.js';
-import { sweepStaleTemps, unpackLayer, type UnpackOptions } from '../../src/snapshot/unpack.js';
+import { sweepStaleTemps, unpackLayer, unpackLayerLate, type LayerDestination, type UnpackOptions } from '../../src/snapshot/unpack.js';
 
 type Ent = Partial<tar.Header> & { name: string; pax?: Record<string, string>; data?: string | Buffer };
 
@@ -119,6 +119,37 @@ test('digest mismatch names both digests and leaves nothing', () => withWork(asy
   const wrong = 'sha256:' + '0'.repeat(64);
   await unpackFails(c, t, new RegExp(`expected ${wrong}, got ${sha(t)}`), { expectedDiffId: wrong });
   await unpackFails(c, t, /invalid expected diffID/, { expectedDiffId: 'md5:abc' }, 'invalid-argument');
+}));
+
+test('an unpack that learns its destination at its end: named, checked, or thrown away', () => withWork(async (c) => {
+  const t = await makeTar([{ name: 'a', data: 'late' }]);
+  const later = () => {
+    let settle!: { resolve(d: LayerDestination | undefined): void; reject(e: Error): void };
+    const p = new Promise<LayerDestination | undefined>((resolve, reject) => { settle = { resolve, reject }; });
+    return { p, ...settle };
+  };
+  // Named after the tar is read: it waits in a temporary directory, then takes the name.
+  let d = later();
+  const named = unpackLayerLate(source(gzipSync(t)), c.layers, d.p);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(readdirSync(c.layers).length, 1);
+  assert.match(readdirSync(c.layers)[0]!, /^\.tmp-/);
+  d.resolve({ dest: c.dest, diffId: sha(t) });
+  assert.deepEqual(await named, { diffId: sha(t), size: t.length });
+  assert.equal(readFileSync(P(c, 'a'), 'utf8'), 'late');
+  await fsp.rm(c.dest, { recursive: true });
+  // Not needed after all, a wrong diff ID, or no destination ever: nothing is left.
+  d = later();
+  const dropped = unpackLayerLate(source(t), c.layers, d.p);
+  d.resolve(undefined);
+  assert.equal(await dropped, undefined);
+  d = later();
+  d.resolve({ dest: c.dest, diffId: 'sha256:' + '0'.repeat(64) });
+  await assert.rejects(unpackLayerLate(source(t), c.layers, d.p), /layer diffID mismatch/);
+  d = later();
+  d.reject(new Error('the config is damaged'));
+  await assert.rejects(unpackLayerLate(source(t), c.layers, d.p), /the config is damaged/);
+  assert.deepEqual(readdirSync(c.layers), []);
 }));
 
 test('truncated gzip, tar and zstd and garbage input are corrupt', () => withWork(async (c) => {
