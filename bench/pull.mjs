@@ -15,7 +15,7 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir, berthEnv, podmanEnv, stats, machine, record, cleanupCgroups, cleanupNetwork, timeOnce, which } from './lib.mjs';
 
-const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const ROUNDS = Number(process.env.ROUNDS ?? 6);
 const LAYERS = 6;
 const LAYER_BYTES = 34_000_000;
 
@@ -119,10 +119,19 @@ const pullsOf = (ref, suffix = '') => [
   }] : []),
 ];
 
+/**
+ * Each round runs every candidate once, the order turned by one each round: what a
+ * candidate's cleanup leaves (freed memory, freed inodes that this disk's allocator
+ * then scans past) weighs on whoever runs next, and that should not always be the same one.
+ */
+function rotated(candidates, round) {
+  return candidates.map((_, k) => candidates[(k + round) % candidates.length]);
+}
+
 function measure(candidates, rounds) {
   const samples = new Map(candidates.map((c) => [c.name, []]));
   for (let i = 0; i < rounds + 1; i++) {
-    for (const c of candidates) {
+    for (const c of rotated(candidates, i)) {
       c.prepare();
       const ms = timeOnce(c.argv(), c.env());
       if (i > 0) samples.get(c.name).push(ms); // the first round warms caches
@@ -170,7 +179,7 @@ const pushes = [
 ];
 const pushSamples = new Map(pushes.map((c) => [c.name, []]));
 for (let i = 0; i < ROUNDS + 1; i++) {
-  for (const c of pushes) {
+  for (const c of rotated(pushes, i)) {
     await c.start();
     const ms = timeOnce(c.argv(), c.env());
     if (i > 0) pushSamples.get(c.name).push(ms);
