@@ -1,12 +1,13 @@
 // The body of a layer worker thread (built into dist/layer-worker.cjs; the
 // pull side is layer-workers.ts). It takes the bytes of layer blobs as they
 // arrive and does the work that costs CPU per byte: the blob goes into the
-// content store (a BlobWriter: hashed, written, renamed into place once its
-// digest matched) and, when asked, the same bytes are gunzipped, hashed and
-// unpacked by unpackLayerLate, the unpacker an in-process unpack uses. The
-// unpacker sees the end of its stream only after the blob digest matched. It
-// may start before the pull knows where the layer goes (the image config
-// names it): the 'target' message says so later, or that it is not needed.
+// content store (a BlobWriter: hashed, written with O_DIRECT, renamed into
+// place once its digest matched) and, when asked, the same bytes are
+// gunzipped, hashed and unpacked by unpackLayerLate, the unpacker an
+// in-process unpack uses. The unpacker sees the end of its stream only after
+// the blob digest matched. It may start before the pull knows where the layer
+// goes (the image config names it): the 'target' message says so later, or
+// that it is not needed.
 import { PassThrough } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
 import { ContentStore, type BlobWriter } from '../content/store.js';
@@ -46,7 +47,8 @@ port.on('message', (m: FromPull) => {
   switch (m.op) {
     case 'blob': {
       try {
-        jobs.set(m.id, { blob: new ContentStore(m.root).writer(m.digest) });
+        // The blob is not read again during the pull: it may bypass the page cache.
+        jobs.set(m.id, { blob: new ContentStore(m.root).writer(m.digest, undefined, { direct: true }) });
       } catch (e) {
         jobs.set(m.id, { blob: undefined });
         post({ op: 'stored', id: m.id, error: wire(e) });
