@@ -64,9 +64,10 @@ test('direct writes of pieces of any size and offset store the same bytes; a wro
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-content-'));
   try {
     const store = new ContentStore(dir);
-    const data = randomBytes(3 << 20);
-    // Aligned pieces, then one that is not (what follows goes through the page cache), and pieces larger than the staging memory.
-    for (const sizes of [[4096, 1 << 20, 1000, 1 << 20], [3 << 20], [1, 4095, 8192]]) {
+    const data = randomBytes(12 << 20);
+    // Aligned pieces, then one that is not (what follows goes through the page cache until a piece starts on a
+    // block again); pieces larger than the staging memory; small pieces around block boundaries.
+    for (const sizes of [[4096, 1 << 20, 1000, 1 << 20], [3 << 20], [1, 4095, 8192], [1 << 20]]) {
       const w = store.writer(sha(data), undefined, { direct: true });
       for (const p of pieces(data, sizes)) w.write(p);
       const r = w.commit();
