@@ -208,7 +208,9 @@ record('pull', {
   notes: 'skopeo only downloads the blobs into an OCI layout; `berth pull` also gunzips every layer, checks its diff ID and unpacks it '
     + '(~206 MB of files) while it downloads, and records the image. Podman does the same work as Berth. On loopback the pull is bound by '
     + 'the CPU of this 2-core machine, which the registry shares; the "1 Gbit/s link" rows pull the same image from a registry in a network '
-    + 'namespace behind a veth pair shaped with tbf, where the network bounds the pull.',
+    + 'namespace behind a veth pair shaped with tbf, where the network bounds the pull. Each round runs the candidates in an order '
+    + 'turned by one: a cleanup (freed memory, which this VM\'s host takes back; freed inodes, which this disk\'s allocator scans '
+    + 'past) weighs on whoever runs next.',
 });
 
 for (const r of registries) r.kill('SIGKILL');
