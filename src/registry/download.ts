@@ -5,9 +5,9 @@
 // it arrives, even before the image config (still on its way) says where it
 // goes and which diff ID it must have. The unpacker sees the end of its stream
 // only after the blob digest matched, so a layer is never completed from bytes
-// that fail verification. A broken connection resumes with an HTTP Range request (or
-// skips what it already has when the registry ignores Range); 5xx answers are
-// retried with backoff.
+// that fail verification. A broken connection resumes with an HTTP Range
+// request (or skips what it already has when the registry ignores Range); 5xx
+// answers are retried with backoff.
 import type { EngineContext } from '../engine/context.js';
 import { BerthError, corrupt, messageOf } from '../engine/errors.js';
 import { pin } from '../image/gc.js';

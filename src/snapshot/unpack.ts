@@ -120,7 +120,7 @@ async function unpackIn(source: Readable, parent: string, opts: UnpackOptions, d
       throw corrupt(`layer diffID mismatch: expected ${to.diffId}, got ${diffId}`);
     }
     try {
-      await fsp.rename(tmp, to.dest);
+      await fsp.rename(tmp, resolve(to.dest));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
