@@ -126,87 +126,137 @@ export class ContentStore {
 
 /** What O_DIRECT asks of a write: offset, length and memory in multiples of the device's block (4 KiB covers them all). */
 const DIRECT_ALIGN = 4096;
-const STAGING_BYTES = 1 << 20;
-let staging: Buffer | undefined;
+const STAGE_BYTES = 1 << 20;
+/** O_DIRECT writes in flight at most, per thread. */
+const STAGES = 8;
+let stages: { free: Buffer[]; spare: Buffer } | null | undefined;
 
 /**
- * Page-aligned memory to copy pieces into for O_DIRECT (a WebAssembly memory
- * is page-aligned; Buffers are not). One per thread: writes copy and write
- * synchronously, so they never share it at the same time.
+ * Page-aligned memory for O_DIRECT writes (a WebAssembly memory is
+ * page-aligned; Buffers are not), shared by a thread's writers: a stage per
+ * write in flight, and a spare for a write that has to wait for the device
+ * because all stages are in flight. Undefined where there is no WebAssembly.
  */
-function stagingBuffer(): Buffer | undefined {
-  try {
-    staging ??= Buffer.from(new WebAssembly.Memory({ initial: STAGING_BYTES / 65536, maximum: STAGING_BYTES / 65536 }).buffer);
-  } catch { /* no WebAssembly here: the page cache it is */ }
-  return staging;
+function directStages(): { free: Buffer[]; spare: Buffer } | undefined {
+  if (stages === undefined) {
+    try {
+      const pages = ((STAGES + 1) * STAGE_BYTES) / 65536;
+      const mem = Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer);
+      const all = Array.from({ length: STAGES + 1 }, (_, i) => mem.subarray(i * STAGE_BYTES, (i + 1) * STAGE_BYTES));
+      stages = { spare: all[0]!, free: all.slice(1) };
+    } catch {
+      stages = null;
+    }
+  }
+  return stages ?? undefined;
 }
 
 /**
- * One blob on its way into the store, written with plain syscalls: a write of
- * a piece costs less than a round trip through libuv's thread pool, and a
- * layer worker thread may block. It is hashed as it goes and becomes visible
- * only when commit() found the digest it expected.
+ * One blob on its way into the store. It is hashed as it goes and becomes
+ * visible only when commit() found the digest it expected. Writes into the
+ * page cache are plain syscalls: one costs less than a round trip through
+ * libuv's thread pool, and a layer worker thread may block.
  *
  * With `direct`, whole 4 KiB blocks bypass the page cache (O_DIRECT): a pulled
  * blob is not read again during the pull, and on a machine whose free memory
  * is cold (a VM whose host took it back) filling fresh cache pages cost more
- * CPU than hashing the bytes. A tail shorter than a block, and everything on a
- * filesystem that refuses O_DIRECT, goes through the page cache.
+ * CPU than hashing the bytes. Those writes wait for the device, so they go
+ * from a copy in page-aligned memory to libuv's thread pool, and settled()
+ * waits for them; with all that memory in flight, a piece waits here. A tail
+ * shorter than a block, and everything on a filesystem that refuses O_DIRECT,
+ * goes through the page cache.
  */
 export class BlobWriter {
   private readonly hash = createHash('sha256');
   private fd: number | undefined;
   private directFd: number | undefined;
+  private useDirect = false;
   private size = 0;
+  private inFlight = 0;
+  private writeError: Error | undefined;
+  private readonly whenIdle: (() => void)[] = [];
 
   constructor(private readonly tmp: string, private readonly pathOf: (digest: string) => string, private readonly expected: string | undefined, private readonly maxBytes: number, direct = false) {
     this.fd = fs.openSync(tmp, 'w', 0o644);
-    if (direct && stagingBuffer()) {
+    if (direct && directStages()) {
       try {
         this.directFd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_DIRECT);
+        this.useDirect = true;
       } catch { /* not on this filesystem */ }
     }
   }
 
   write(chunk: Buffer): void {
+    if (this.writeError) throw this.writeError;
     const at = this.size;
     this.size += chunk.length;
     if (this.size > this.maxBytes) throw corrupt(`blob exceeds the size limit of ${this.maxBytes} bytes`);
     this.hash.update(chunk);
-    let done = 0;
-    if (this.directFd !== undefined && at % DIRECT_ALIGN === 0) done = this.writeDirect(chunk, at);
-    while (done < chunk.length) done += fs.writeSync(this.fd!, chunk, done, chunk.length - done, at + done);
+    // Direct pieces end on block boundaries, so no page is shared with what goes through the cache.
+    const done = this.useDirect && at % DIRECT_ALIGN === 0 ? this.writeDirect(chunk, at) : 0;
+    writeAll(this.fd!, chunk, done, at);
   }
 
-  /** Writes the whole blocks of `chunk` at `at` with O_DIRECT, through the staging memory; returns how many bytes that was. */
+  /** Starts O_DIRECT writes of the whole blocks of `chunk` at `at`; returns how many bytes that was. */
   private writeDirect(chunk: Buffer, at: number): number {
-    const stage = staging!;
+    const st = directStages()!;
     const blocks = chunk.length - (chunk.length % DIRECT_ALIGN);
     let done = 0;
-    try {
-      while (done < blocks) {
-        const n = Math.min(blocks - done, stage.length);
+    while (done < blocks && this.useDirect) {
+      const n = Math.min(blocks - done, STAGE_BYTES);
+      const stage = st.free.pop();
+      if (stage) {
         chunk.copy(stage, 0, done, done + n);
-        for (let w = 0; w < n;) w += fs.writeSync(this.directFd!, stage, w, n - w, at + done + w);
-        done += n;
+        this.startDirect(stage, n, at + done);
+      } else {
+        chunk.copy(st.spare, 0, done, done + n);
+        try {
+          writeAll(this.directFd!, st.spare.subarray(0, n), 0, at + done);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+          this.useDirect = false; // refused after all: the rest through the page cache
+          break;
+        }
       }
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
-      this.closeDirect(); // refused after all: the rest through the page cache (what was written stays)
+      done += n;
     }
     return done;
   }
 
-  private closeDirect(): void {
-    if (this.directFd !== undefined) fs.closeSync(this.directFd);
+  private startDirect(stage: Buffer, n: number, at: number): void {
+    this.inFlight++;
+    fs.write(this.directFd!, stage, 0, n, at, (err, written) => {
+      try {
+        if (err && err.code !== 'EINVAL') throw err;
+        if (err) this.useDirect = false;
+        // Refused after all, or cut short: the rest of this piece through the page cache.
+        writeAll(this.fd!, stage.subarray(0, n), err ? 0 : written, at);
+      } catch (e) {
+        this.writeError ??= e as Error;
+      }
+      directStages()!.free.push(stage);
+      if (--this.inFlight === 0) for (const f of this.whenIdle.splice(0)) f();
+    });
+  }
+
+  /** Waits for the writes in flight; rejects with the first that failed. */
+  async settled(): Promise<void> {
+    if (this.inFlight) await new Promise<void>((resolve) => this.whenIdle.push(resolve));
+    if (this.writeError) throw this.writeError;
+  }
+
+  /** Closed only with no write in flight: a write to a closed, reused fd number would land in another file. */
+  private closeFds(): void {
+    for (const fd of [this.fd, this.directFd]) if (fd !== undefined) fs.closeSync(fd);
+    this.fd = undefined;
     this.directFd = undefined;
   }
 
   /** Checks the digest and renames the blob into place; `beforeCommit` runs just before it appears. */
   commit(beforeCommit?: (digest: string) => void): IngestResult {
-    this.closeDirect();
-    fs.closeSync(this.fd!);
-    this.fd = undefined;
+    if (this.inFlight) throw new BerthError('internal', 'a blob was committed with writes in flight: settled() comes first');
+    if (this.writeError) throw this.writeError;
+    this.closeFds();
     const digest = 'sha256:' + this.hash.digest('hex');
     if (this.expected && this.expected !== digest) throw corrupt(`blob digest mismatch: expected ${this.expected}, got ${digest}`);
     const target = this.pathOf(digest);
@@ -215,11 +265,15 @@ export class BlobWriter {
     return { digest, size: this.size, path: target };
   }
 
-  /** Removes what was written (after a failure; harmless after commit). */
+  /** Removes what was written (after a failure; harmless after commit), once no write is in flight. */
   abort(): void {
-    this.closeDirect();
-    if (this.fd !== undefined) fs.closeSync(this.fd);
-    this.fd = undefined;
+    if (this.inFlight) return void this.whenIdle.push(() => this.abort());
+    this.closeFds();
     fs.rmSync(this.tmp, { force: true });
   }
+}
+
+/** Writes `buf` from `from` on, at file offset `at + from`. */
+function writeAll(fd: number, buf: Buffer, from: number, at: number): void {
+  for (let done = from; done < buf.length;) done += fs.writeSync(fd, buf, done, buf.length - done, at + done);
 }

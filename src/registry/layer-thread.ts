@@ -33,12 +33,15 @@ function wire(e: unknown): WireError {
   return e instanceof BerthError ? { kind: e.kind, message: e.message } : { message: messageOf(e) };
 }
 
-/** The blob failed (a write, its digest, an abort): its file is removed, the failure reported once, and the unpack stopped. */
+/** The blob failed (a write, its digest, an abort): the unpack stops, and the failure is reported once its file is gone. */
 function fail(id: number, j: Job, e: unknown): void {
-  if (j.blob) {
-    j.blob.abort();
+  const blob = j.blob;
+  if (blob) {
     j.blob = undefined;
-    post({ op: 'stored', id, error: wire(e) });
+    void blob.settled().catch(() => undefined).then(() => {
+      blob.abort();
+      post({ op: 'stored', id, error: wire(e) });
+    });
   }
   j.toLayer?.destroy(e instanceof Error ? e : new Error(messageOf(e)));
 }
@@ -87,18 +90,22 @@ port.on('message', (m: FromPull) => {
     }
     case 'end': {
       const j = jobs.get(m.id);
-      jobs.delete(m.id);
-      if (!j?.blob) return;
-      try {
-        j.blob.commit();
-      } catch (e) {
+      const blob = j?.blob;
+      if (!blob) return void jobs.delete(m.id);
+      // The job stays known (an abort may still come) until its writes have landed.
+      blob.settled().then(() => {
+        if (j.blob !== blob) return; // failed or aborted meanwhile, and reported so
+        jobs.delete(m.id);
+        blob.commit();
+        j.blob = undefined;
+        post({ op: 'stored', id: m.id });
+        // Only now, with the blob digest matched, may the unpacker see the end of its stream.
+        j.toLayer?.end();
+      }).catch((e: unknown) => {
+        if (j.blob !== blob) return;
+        jobs.delete(m.id);
         fail(m.id, j, e);
-        return;
-      }
-      j.blob = undefined;
-      post({ op: 'stored', id: m.id });
-      // Only now, with the blob digest matched, may the unpacker see the end of its stream.
-      j.toLayer?.end();
+      });
       return;
     }
     case 'abort': {
