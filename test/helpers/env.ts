@@ -151,22 +151,52 @@ export class TestEnv {
     for (const br of this.bridges()) spawnSync('ip', ['link', 'del', br]);
     spawnSync('nft', ['delete', 'table', 'ip', this.net.table], { stdio: 'ignore' });
     fs.rmSync(this.dir, { recursive: true, force: true });
+    fs.rmSync(path.join(OCTET_CLAIMS, String(this.net.octet)), { force: true });
     assert.deepEqual(mounts, [], 'mounts leaked');
     assert.deepEqual(cgroups, [], 'cgroups leaked');
     assert.deepEqual(runc, [], 'runc state leaked');
   }
 }
 
-/** A second octet X such that 10.X.0.0/16 is not routed on this host. */
+/** Claims on octets, one file each holding the claiming pid: test files run at once must not pick the same one. */
+const OCTET_CLAIMS = path.join(os.tmpdir(), 'berth-test-octets');
+
+/**
+ * A second octet X such that 10.X.0.0/16 is not routed on this host, nor claimed
+ * by another TestEnv that has not made its bridge yet (a claim of a dead process is taken over).
+ */
 function freeOctet(): number {
   const routes = fs.readFileSync('/proc/net/route', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/)[1]).filter(Boolean)
     .map((hex) => { const n = parseInt(hex!, 16); return [n & 255, (n >>> 8) & 255]; });
-  const start = 100 + Math.floor(Math.random() * 100);
+  fs.mkdirSync(OCTET_CLAIMS, { recursive: true });
+  const start = Math.floor(Math.random() * 100);
   for (let i = 0; i < 100; i++) {
-    const o = 100 + ((start - 100 + i) % 100);
-    if (!routes.some(([a, b]) => a === 10 && b === o)) return o;
+    const o = 100 + ((start + i) % 100);
+    if (routes.some(([a, b]) => a === 10 && b === o)) continue;
+    const claim = path.join(OCTET_CLAIMS, String(o));
+    for (let tries = 0; tries < 2; tries++) {
+      try {
+        fs.writeFileSync(claim, String(process.pid), { flag: 'wx' });
+        return o;
+      } catch {
+        let owner: number | undefined;
+        try { owner = Number(fs.readFileSync(claim, 'utf8')); } catch { continue; /* released meanwhile */ }
+        // Empty: being claimed right now.
+        if (!owner || owner === process.pid || alive(owner)) break;
+        fs.rmSync(claim, { force: true }); // a dead process's: try again, against anyone else doing the same
+      }
+    }
   }
-  return start;
+  throw new Error(`no free 10.X.0.0/16 for a test network: routes or claims in ${OCTET_CLAIMS} hold 10.100-199`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Polls `fn` until it returns a truthy value or the timeout passes. */
