@@ -248,14 +248,19 @@ async function runJobs(ctx: EngineContext, client: RegistryClient, repo: string,
       }
     }
   };
-  const local = stored.map(async (j) => {
-    const plan = await j.plan;
-    const id = shortId(j.desc.digest);
-    if (!plan.needUnpack) return progress?.(statusMessage('Already exists', id));
-    await unpackStored(ctx, j.desc, plan, what);
-    progress?.(statusMessage('Pull complete', id));
-  });
-  const settled = await Promise.allSettled([...Array.from({ length: Math.min(limit, downloads.length) }, worker), ...local]);
+  // One at a time: each unpacks in this process, and there is rarely more than one.
+  const local = async () => {
+    for (const j of stored) {
+      const plan = await j.plan;
+      const id = shortId(j.desc.digest);
+      if (!plan.needUnpack) progress?.(statusMessage('Already exists', id));
+      else {
+        await unpackStored(ctx, j.desc, plan, what);
+        progress?.(statusMessage('Pull complete', id));
+      }
+    }
+  };
+  const settled = await Promise.allSettled([...Array.from({ length: Math.min(limit, downloads.length) }, worker), local()]);
   if (failure !== undefined) throw failure;
   const failed = settled.find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
