@@ -151,13 +151,14 @@ function layerError(e: unknown, what: string, origin: string, host?: string): Be
   if (/digest mismatch/.test(msg)) {
     return corrupt(`${what} of ${origin} does not match its digest (${msg.replace(/^blob digest mismatch: /, '')})${host ? `: registry ${host} or a proxy altered it` : ''}; nothing was stored, try again`);
   }
+  // A full disk, whether the blob or the unpack hit it first: "ENOSPC: no space left on device, write",
+  // or 'layer entry "x": ENOSPC: …' (errors from a worker thread arrive as text).
+  if (/\b(ENOSPC|EDQUOT)\b/.test(msg)) {
+    return new BerthError('runtime', `${what} of ${origin}: ${msg}: free some space (berth system prune removes what no image uses) and pull again; what was complete is kept`);
+  }
   if (e instanceof BerthError) {
     if (e.kind === 'corrupt' && !msg.includes(origin)) return corrupt(`${what} of ${origin}: ${msg}`);
     return e;
-  }
-  // Errors from a worker thread arrive as text: "ENOSPC: no space left on device, write".
-  if (/^(ENOSPC|EDQUOT)\b/.test(msg)) {
-    return new BerthError('runtime', `${what} of ${origin}: ${msg}: free some space (berth system prune removes what no image uses) and pull again; what was complete is kept`);
   }
   return new BerthError('runtime', `${what} of ${origin}: ${msg}`);
 }
