@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { pidAlive } from '../../src/sys/fsutil.js';
 
 export const BERTH = path.resolve('dist/berth');
 
@@ -182,21 +183,12 @@ function freeOctet(): number {
         let owner: number | undefined;
         try { owner = Number(fs.readFileSync(claim, 'utf8')); } catch { continue; /* released meanwhile */ }
         // Empty: being claimed right now.
-        if (!owner || owner === process.pid || alive(owner)) break;
+        if (!owner || owner === process.pid || pidAlive(owner)) break;
         fs.rmSync(claim, { force: true }); // a dead process's: try again, against anyone else doing the same
       }
     }
   }
   throw new Error(`no free 10.X.0.0/16 for a test network: routes or claims in ${OCTET_CLAIMS} hold 10.100-199`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Polls `fn` until it returns a truthy value or the timeout passes. */
